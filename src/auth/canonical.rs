@@ -1,0 +1,56 @@
+//! Shared pieces of the canonical forms both signature versions build: URI encoding as AWS
+//! defines it, query parsing, header value folding.
+
+pub use crate::urlenc::{decode, uri_encode};
+
+/// Splits a raw query into decoded (name, value) pairs, in order.
+pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+/// The canonical URI candidates for a raw path: AWS's encoding of the decoded path (what SDKs
+/// compute), then the path exactly as sent (for clients that encode differently).
+pub fn uri_candidates(raw_path: &str) -> Vec<String> {
+    let reencoded = uri_encode(&decode(raw_path), true);
+    if reencoded == raw_path {
+        vec![reencoded]
+    } else {
+        vec![reencoded, raw_path.to_owned()]
+    }
+}
+
+/// Header value as signed: trimmed, inner runs of spaces folded to one.
+pub fn fold_header_value(v: &[u8]) -> String {
+    let s = String::from_utf8_lossy(v);
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_are_decoded_without_plus_rule() {
+        let q = parse_query("prefix=a%20b+c&delimiter=%2F&list-type=2&acl");
+        assert_eq!(
+            q,
+            vec![
+                ("prefix".into(), "a b+c".into()),
+                ("delimiter".into(), "/".into()),
+                ("list-type".into(), "2".into()),
+                ("acl".into(), String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn header_values_fold() {
+        assert_eq!(fold_header_value(b"  a   b  c "), "a b c");
+    }
+}

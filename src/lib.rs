@@ -1,0 +1,65 @@
+//! Lambucket: an S3-compatible object store on sled, with Lambda-style event triggers.
+//!
+//! # Layout
+//! - `config`: [`Config`] and defaults.
+//! - `error`: [`S3Error`], the only error the S3 layer returns.
+//! - `http`: accept loop, router, request body, responses (the one place errors become XML).
+//! - `auth`: SigV4 / SigV2 verification.
+//! - `s3`: one function per S3 operation, grouped by area.
+//! - `xml`: every S3 XML document.
+//! - `storage`: sled trees, records, chunked bodies, commit protocol, gc.
+//! - `time_fmt`: the date formats S3 uses.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod s3;
+pub mod storage;
+pub mod time_fmt;
+pub mod urlenc;
+pub mod xml;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use config::Config;
+pub use error::{S3Error, S3ErrorCode};
+
+use auth::Credentials;
+use storage::Store;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub credentials: Credentials,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store) -> AppState {
+        let credentials = Credentials::new(&config.credentials);
+        AppState {
+            config,
+            store,
+            credentials,
+        }
+    }
+}
+
+/// Opens the store of `config` (with start-up recovery and the gc task) and builds the state.
+pub fn open(config: Config) -> Result<Arc<AppState>, storage::StorageError> {
+    let store = Store::open(&config.data_dir, config.store.clone())?;
+    store.spawn_gc();
+    Ok(Arc::new(AppState::new(config, store)))
+}
+
+/// Serves S3 on `listener` until `shutdown` resolves, then flushes the store.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    http::serve(listener, state.clone(), shutdown).await?;
+    state.store.flush().map_err(std::io::Error::other)
+}

@@ -1,0 +1,89 @@
+//! S3 operations, one function each, named after the AWS operation and grouped by area.
+//! Each handler parses its inputs, checks them, makes one storage call and builds the response.
+
+mod bucket;
+pub mod checksum;
+pub mod headers;
+mod ingest;
+mod list;
+mod object;
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+
+use crate::auth::Principal;
+use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::http::body::RequestBody;
+use crate::http::query::Query;
+use crate::http::response::S3Response;
+use crate::http::router::Op;
+use crate::AppState;
+
+/// S3 object keys are at most 1024 bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Request XML documents (DeleteObjects with 1000 long keys is the largest) are capped here.
+pub const MAX_XML_BODY: usize = 2 << 20;
+
+/// Per-request facts that end up in logs, responses and (later) events.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub host_id: String,
+    pub source_ip: IpAddr,
+    pub principal: Principal,
+}
+
+pub struct S3Request {
+    pub bucket: String,
+    pub key: String,
+    pub headers: HeaderMap,
+    pub query: Query,
+    pub body: RequestBody,
+    pub ctx: RequestContext,
+}
+
+impl S3Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub async fn handle(state: &AppState, op: Op, req: S3Request) -> S3Result<S3Response> {
+    if req.key.len() > MAX_KEY_BYTES {
+        return Err(S3Error::new(S3ErrorCode::KeyTooLongError)
+            .detail("Size", req.key.len().to_string())
+            .detail("MaxSizeAllowed", MAX_KEY_BYTES.to_string()));
+    }
+    match op {
+        Op::ListBuckets => bucket::list_buckets(state, req).await,
+        Op::CreateBucket => bucket::create_bucket(state, req).await,
+        Op::HeadBucket => bucket::head_bucket(state, req).await,
+        Op::DeleteBucket => bucket::delete_bucket(state, req).await,
+        Op::GetBucketLocation => bucket::get_bucket_location(state, req).await,
+        Op::ListObjects => list::list_objects(state, req).await,
+        Op::ListObjectsV2 => list::list_objects_v2(state, req).await,
+        Op::DeleteObjects => object::delete_objects(state, req).await,
+        Op::PutObject => object::put_object(state, req).await,
+        Op::CopyObject => object::copy_object(state, req).await,
+        Op::GetObject => object::get_object(state, req, true).await,
+        Op::HeadObject => object::get_object(state, req, false).await,
+        Op::DeleteObject => object::delete_object(state, req).await,
+        Op::Unimplemented(what) => Err(S3Error::not_implemented(what)),
+    }
+}
+
+/// The bucket's record, or NoSuchBucket.
+fn existing_bucket(state: &AppState, bucket: &str) -> S3Result<crate::storage::BucketRecord> {
+    state
+        .store
+        .bucket(bucket)?
+        .ok_or_else(|| S3Error::no_such_bucket(bucket))
+}
+
+fn owner() -> crate::xml::Owner {
+    crate::xml::Owner {
+        id: crate::config::OWNER_ID.into(),
+        display_name: crate::config::OWNER_NAME.into(),
+    }
+}

@@ -1,0 +1,179 @@
+//! The only module that names sled. It owns the trees, the record encodings, the chunked blob
+//! bodies and the commit protocol of design/storage.md: pending → chunks → one transaction →
+//! flush. Functions here are synchronous; bulk body IO is called through [`blocking`] so the
+//! async workers never wait on sled, while tiny metadata reads are made directly.
+//!
+//! Seam for events: the event outbox tree joins the object commit transaction
+//! (`objects::commit_object`, `delete_object`), so an event is durable exactly when its change is.
+
+mod blobs;
+mod buckets;
+mod gc;
+mod keys;
+mod list;
+mod objects;
+mod records;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+pub use blobs::{BlobWriter, ReadGuard, CHUNK_SIZE, INLINE_MAX};
+pub use buckets::DeleteBucketOutcome;
+pub use list::{ListEntry, ListPage, ListQuery};
+pub use objects::{CommitCondition, NewBody, ObjectCommit};
+pub use records::{BodyRef, BucketRecord, ObjectRecord, StoredChecksum};
+
+/// Bumped when the on-disk layout changes; a store with another schema is refused.
+const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("record encoding: {0}")]
+    Codec(#[from] postcard::Error),
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// When a mutating request may be acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Flush sled before every 2xx of a mutating request.
+    Sync,
+    /// Let sled's background flusher write within ~500 ms (tests, throwaway data).
+    Relaxed,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    /// How long a dead blob waits before its chunks are deleted, so streaming GETs that
+    /// started before an overwrite can finish.
+    pub gc_delay: Duration,
+    pub cache_capacity: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            durability: Durability::Sync,
+            gc_delay: Duration::from_secs(60),
+            cache_capacity: 128 << 20,
+        }
+    }
+}
+
+/// A handle to the database; cheap to clone, opened once per process.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    meta: sled::Tree,
+    buckets: sled::Tree,
+    objects: sled::Tree,
+    chunks: sled::Tree,
+    pending: sled::Tree,
+    gc: sled::Tree,
+    options: StoreOptions,
+    /// Object commits hold it shared, DeleteBucket exclusively: a bucket can't be deleted
+    /// between its emptiness check and its removal while a PUT lands in it.
+    bucket_lock: RwLock<()>,
+    /// Blobs being streamed to a client, with a count of readers; GC leaves them alone.
+    readers: Mutex<HashMap<u64, usize>>,
+    gc_wake: Arc<tokio::sync::Notify>,
+}
+
+impl Store {
+    /// Opens (or creates) the store under `dir`, then runs start-up recovery: every blob still
+    /// `pending` belonged to a request that died with the previous process, so it goes to gc.
+    pub fn open(dir: &Path, options: StoreOptions) -> StorageResult<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::Sled(e.into()))?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(options.cache_capacity)
+            .flush_every_ms(Some(500))
+            .open()?;
+        let tree = |name: &str| db.open_tree(name);
+        let inner = Inner {
+            meta: tree("meta")?,
+            buckets: tree("buckets")?,
+            objects: tree("objects")?,
+            chunks: tree("chunks")?,
+            pending: tree("pending")?,
+            gc: tree("gc")?,
+            db,
+            options,
+            bucket_lock: RwLock::new(()),
+            readers: Mutex::new(HashMap::new()),
+            gc_wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        let store = Store {
+            inner: Arc::new(inner),
+        };
+        store.check_schema()?;
+        store.recover_pending()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> StorageResult<()> {
+        match self.inner.meta.get(b"schema")? {
+            None => {
+                self.inner
+                    .meta
+                    .insert(b"schema", &SCHEMA_VERSION.to_be_bytes())?;
+                Ok(())
+            }
+            Some(v) if v.as_ref() == SCHEMA_VERSION.to_be_bytes() => Ok(()),
+            Some(v) => Err(StorageError::Corrupt(format!("unsupported schema {v:?}"))),
+        }
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.inner.options.durability
+    }
+
+    /// Makes every change so far durable when the store runs with `Durability::Sync`.
+    pub async fn make_durable(&self) -> StorageResult<()> {
+        if self.inner.options.durability == Durability::Sync {
+            self.inner.db.flush_async().await?;
+        }
+        Ok(())
+    }
+
+    /// Flushes everything regardless of durability mode (shutdown).
+    pub fn flush(&self) -> StorageResult<()> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    pub fn size_on_disk(&self) -> StorageResult<u64> {
+        Ok(self.inner.db.size_on_disk()?)
+    }
+}
+
+/// Runs sled body IO off the async workers.
+pub async fn blocking<T, F>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,169 @@
+//! Object records: the commit transaction that makes a body live (and sends whatever it
+//! replaced to gc), lookups and deletes.
+
+use sled::transaction::{abort, ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::blobs::BlobWriter;
+use super::keys::{blob_key, object_key};
+use super::records::{decode, encode, ObjectRecord};
+use super::{now_ms, StorageResult, Store};
+
+/// The body of an object about to be committed.
+pub enum NewBody {
+    Inline,
+    Blob(BlobWriter),
+}
+
+/// A write condition checked inside the commit transaction, so it is atomic with the write.
+#[derive(Debug, Clone, Default)]
+pub enum CommitCondition {
+    #[default]
+    None,
+    /// `If-None-Match: *`: only when no object exists.
+    Absent,
+    /// `If-Match: etag`: only when the current object has this ETag.
+    EtagMatches(String),
+}
+
+/// Why a commit did not happen (not a storage failure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectCommit {
+    /// Committed; carries the record that was replaced, if any.
+    Done(Option<Box<ObjectRecord>>),
+    NoSuchBucket,
+    PreconditionFailed,
+}
+
+#[derive(Debug)]
+enum Rejection {
+    NoSuchBucket,
+    PreconditionFailed,
+}
+
+impl Store {
+    pub fn object(&self, bucket: &str, key: &str) -> StorageResult<Option<ObjectRecord>> {
+        self.inner
+            .objects
+            .get(object_key(bucket, key))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Makes `record` the object at `bucket/key` in one transaction: the bucket must exist,
+    /// the condition must hold, the blob leaves `pending`, the replaced body goes to `gc`.
+    pub fn commit_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: &ObjectRecord,
+        mut body: NewBody,
+        condition: &CommitCondition,
+    ) -> StorageResult<ObjectCommit> {
+        let okey = object_key(bucket, key);
+        let value = encode(record)?;
+        let pending_key = match &body {
+            NewBody::Blob(writer) => Some(blob_key(writer.blob_id())),
+            NewBody::Inline => None,
+        };
+        let stamp = now_ms().to_be_bytes();
+        let _shared = self
+            .inner
+            .bucket_lock
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let inner = &self.inner;
+        let result = (&inner.buckets, &inner.objects, &inner.pending, &inner.gc).transaction(
+            |(buckets, objects, pending, gc)| {
+                if buckets.get(bucket.as_bytes())?.is_none() {
+                    return abort(Rejection::NoSuchBucket);
+                }
+                let current = objects.get(&okey)?;
+                let holds = match (condition, &current) {
+                    (CommitCondition::None, _) => true,
+                    (CommitCondition::Absent, current) => current.is_none(),
+                    (CommitCondition::EtagMatches(_), None) => false,
+                    (CommitCondition::EtagMatches(etag), Some(bytes)) => {
+                        decode::<ObjectRecord>(bytes)
+                            .map(|old| old.etag == *etag)
+                            .unwrap_or(false)
+                    }
+                };
+                if !holds {
+                    return abort(Rejection::PreconditionFailed);
+                }
+                let old = objects.insert(okey.as_slice(), value.as_slice())?;
+                if let Some(pk) = &pending_key {
+                    pending.remove(pk)?;
+                }
+                let old = match old {
+                    Some(bytes) => Some(decode::<ObjectRecord>(&bytes).map_err(abort_storage)?),
+                    None => None,
+                };
+                if let Some(old) = &old {
+                    for id in old.body.blob_ids() {
+                        gc.insert(&blob_key(id), &stamp)?;
+                    }
+                }
+                Ok(old)
+            },
+        );
+        let outcome = self.settle(result)?;
+        if let (ObjectCommit::Done(_), NewBody::Blob(writer)) = (&outcome, &mut body) {
+            writer.mark_committed();
+        }
+        Ok(outcome)
+    }
+
+    /// Removes the object; its body goes to gc. `Done(None)` when there was nothing to delete.
+    pub fn delete_object(&self, bucket: &str, key: &str) -> StorageResult<ObjectCommit> {
+        let okey = object_key(bucket, key);
+        let stamp = now_ms().to_be_bytes();
+        let _shared = self
+            .inner
+            .bucket_lock
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let inner = &self.inner;
+        let result =
+            (&inner.buckets, &inner.objects, &inner.gc).transaction(|(buckets, objects, gc)| {
+                if buckets.get(bucket.as_bytes())?.is_none() {
+                    return abort(Rejection::NoSuchBucket);
+                }
+                let Some(bytes) = objects.remove(okey.as_slice())? else {
+                    return Ok(None);
+                };
+                let old = decode::<ObjectRecord>(&bytes).map_err(abort_storage)?;
+                for id in old.body.blob_ids() {
+                    gc.insert(&blob_key(id), &stamp)?;
+                }
+                Ok(Some(old))
+            });
+        self.settle(result)
+    }
+
+    /// Turns a commit transaction's result into its outcome; wakes gc when a body died.
+    fn settle(
+        &self,
+        result: Result<Option<ObjectRecord>, TransactionError<Rejection>>,
+    ) -> StorageResult<ObjectCommit> {
+        match result {
+            Ok(old) => {
+                if old.is_some() {
+                    self.wake_gc();
+                }
+                Ok(ObjectCommit::Done(old.map(Box::new)))
+            }
+            Err(TransactionError::Abort(Rejection::NoSuchBucket)) => Ok(ObjectCommit::NoSuchBucket),
+            Err(TransactionError::Abort(Rejection::PreconditionFailed)) => {
+                Ok(ObjectCommit::PreconditionFailed)
+            }
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// A record that fails to decode inside a transaction is corruption, reported as storage error.
+fn abort_storage(e: super::StorageError) -> ConflictableTransactionError<Rejection> {
+    ConflictableTransactionError::Storage(sled::Error::Unsupported(e.to_string()))
+}
