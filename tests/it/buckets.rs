@@ -1,0 +1,120 @@
+use bytes::Bytes;
+use http::Method;
+
+use crate::harness::{xml_values, TestServer};
+
+#[tokio::test]
+async fn bucket_lifecycle() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    let resp = c
+        .request(Method::PUT, "/music-events", &[], Bytes::new())
+        .await;
+    resp.assert_ok();
+    assert_eq!(resp.header("location"), Some("/music-events"));
+    c.request(Method::PUT, "/music-events", &[], Bytes::new())
+        .await
+        .assert_error(409, "BucketAlreadyOwnedByYou");
+
+    let head = c
+        .request(Method::HEAD, "/music-events", &[], Bytes::new())
+        .await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("x-amz-bucket-region"), Some("us-east-1"));
+    assert!(head.body.is_empty());
+
+    let missing = c
+        .request(Method::HEAD, "/nope-bucket", &[], Bytes::new())
+        .await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.is_empty(), "HEAD errors carry no body");
+    assert!(missing.header("x-amz-request-id").is_some());
+
+    let list = c.request(Method::GET, "/", &[], Bytes::new()).await;
+    list.assert_ok();
+    assert_eq!(xml_values(&list.text(), "Name"), ["music-events"]);
+    assert!(list.text().contains("<CreationDate>") && list.text().contains("Z</CreationDate>"));
+
+    c.put("music-events", "a", "x").await.assert_ok();
+    c.request(Method::DELETE, "/music-events", &[], Bytes::new())
+        .await
+        .assert_error(409, "BucketNotEmpty");
+    c.request(Method::DELETE, "/music-events/a", &[], Bytes::new())
+        .await
+        .assert_ok();
+    let del = c
+        .request(Method::DELETE, "/music-events", &[], Bytes::new())
+        .await;
+    assert_eq!(del.status, 204);
+    c.request(Method::DELETE, "/music-events", &[], Bytes::new())
+        .await
+        .assert_error(404, "NoSuchBucket");
+}
+
+#[tokio::test]
+async fn bucket_names_and_location_constraints() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    for bad in ["ab", "UPPER", "under_score", "192.168.5.4", "-dash"] {
+        c.request(Method::PUT, &format!("/{bad}"), &[], Bytes::new())
+            .await
+            .assert_error(400, "InvalidBucketName");
+    }
+    let body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+                <LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+    c.request(Method::PUT, "/in-eu", &[], body)
+        .await
+        .assert_ok();
+    let loc = c
+        .request(Method::GET, "/in-eu?location", &[], Bytes::new())
+        .await;
+    assert_eq!(
+        xml_values(&loc.text(), "LocationConstraint").len(),
+        0,
+        "root element carries xmlns"
+    );
+    assert!(
+        loc.text().contains(">eu-west-1</LocationConstraint>"),
+        "{}",
+        loc.text()
+    );
+
+    c.create_bucket("plain").await;
+    let loc = c
+        .request(Method::GET, "/plain?location", &[], Bytes::new())
+        .await;
+    assert!(
+        !loc.text().contains("us-east-1"),
+        "us-east-1 is reported empty: {}",
+        loc.text()
+    );
+
+    let explicit = "<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>";
+    c.request(Method::PUT, "/explicit-east", &[], explicit)
+        .await
+        .assert_error(400, "InvalidLocationConstraint");
+    c.request(
+        Method::PUT,
+        "/broken-xml",
+        &[],
+        "<CreateBucketConfiguration>",
+    )
+    .await
+    .assert_error(400, "MalformedXML");
+}
+
+#[tokio::test]
+async fn unbuilt_operations_answer_not_implemented() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_bucket("bucket-one").await;
+    c.request(Method::GET, "/bucket-one?versioning", &[], Bytes::new())
+        .await
+        .assert_error(501, "NotImplemented");
+    c.request(Method::POST, "/bucket-one/key?uploads", &[], Bytes::new())
+        .await
+        .assert_error(501, "NotImplemented");
+    c.request(Method::PATCH, "/bucket-one/key", &[], Bytes::new())
+        .await
+        .assert_error(405, "MethodNotAllowed");
+}
