@@ -244,3 +244,18 @@ def test_not_implemented_operations_say_so(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.get_bucket_versioning(Bucket=bucket)
     assert code(e) == "NotImplemented" and status(e) == 501
+
+
+def test_cli_sync_tree_up_and_down(aws, bucket, tmp_path):
+    src = tmp_path / "tree"
+    files = {"a.txt": b"a", "dir/b c.txt": b"b" * 5000, "dir/sub/ü+.bin": os.urandom(70_000), "z/empty": b""}
+    for rel, data in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    aws.run("s3", "sync", str(src), f"s3://{bucket}/tree")
+    again = aws.run("s3", "sync", str(src), f"s3://{bucket}/tree").stdout
+    assert again.strip() == "", "a second sync finds nothing to upload"
+    dst = tmp_path / "back"
+    aws.run("s3", "sync", f"s3://{bucket}/tree", str(dst))
+    for rel, data in files.items():
+        assert (dst / rel).read_bytes() == data, rel
