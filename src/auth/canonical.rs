@@ -14,6 +14,14 @@ pub fn parse_query(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The value of the first `name` parameter.
+pub fn query_param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// The canonical URI candidates for a raw path: AWS's encoding of the decoded path (what SDKs
 /// compute), then the path exactly as sent (for clients that encode differently).
 pub fn uri_candidates(raw_path: &str) -> Vec<String> {

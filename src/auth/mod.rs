@@ -64,7 +64,7 @@ pub fn authenticate(
         .get(http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or(""));
     let query = canonical::parse_query(parts.raw_query);
-    let has = |name: &str| query.iter().any(|(k, _)| k == name);
+    let has = |name: &str| canonical::query_param(&query, name).is_some();
     match auth_header {
         Some(h) if h.starts_with(sigv4::ALGORITHM) => sigv4::verify_header(creds, parts, h, now),
         Some(h) if h.starts_with("AWS ") => sigv2::verify_header(creds, parts, &h[4..], now),

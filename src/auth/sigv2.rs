@@ -7,7 +7,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-use super::canonical::{decode, parse_query};
+use super::canonical::{decode, parse_query, query_param};
 use super::{
     check_skew, same_signature, signature_mismatch, unknown_key, Authenticated, PayloadCheck,
     Principal, SignedParts,
@@ -102,12 +102,7 @@ pub fn verify_presigned(
     query: &[(String, String)],
     now: SystemTime,
 ) -> S3Result<Authenticated> {
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| query_param(query, name);
     let (Some(access_key), Some(signature), Some(expires)) =
         (get("AWSAccessKeyId"), get("Signature"), get("Expires"))
     else {

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use aws_sigv4::sign::v4::{calculate_signature, generate_signing_key};
 use sha2::{Digest, Sha256};
 
-use super::canonical::{fold_header_value, uri_candidates, uri_encode};
+use super::canonical::{fold_header_value, query_param, uri_candidates, uri_encode};
 use super::{
     check_skew, same_signature, signature_mismatch, unknown_key, Authenticated, PayloadCheck,
     Principal, SignedParts, MAX_PRESIGNED_EXPIRY,
@@ -130,12 +130,7 @@ pub fn verify_presigned(
     query: &[(String, String)],
     now: SystemTime,
 ) -> S3Result<Authenticated> {
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| query_param(query, name);
     if get("X-Amz-Algorithm") != Some(ALGORITHM) {
         return Err(query_malformed(
             "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"",
