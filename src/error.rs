@@ -33,6 +33,7 @@ s3_codes! {
     BadDigest => StatusCode::BAD_REQUEST, "The Content-MD5 you specified did not match what we received.";
     BucketAlreadyOwnedByYou => StatusCode::CONFLICT, "Your previous request to create the named bucket succeeded and you already own it.";
     BucketNotEmpty => StatusCode::CONFLICT, "The bucket you tried to delete is not empty";
+    EntityTooSmall => StatusCode::BAD_REQUEST, "Your proposed upload is smaller than the minimum allowed object size.";
     EntityTooLarge => StatusCode::BAD_REQUEST, "Your proposed upload exceeds the maximum allowed object size.";
     IncompleteBody => StatusCode::BAD_REQUEST, "You did not provide the number of bytes specified by the Content-Length HTTP header.";
     InternalError => StatusCode::INTERNAL_SERVER_ERROR, "We encountered an internal error. Please try again.";
@@ -40,6 +41,9 @@ s3_codes! {
     InvalidArgument => StatusCode::BAD_REQUEST, "Invalid Argument";
     InvalidBucketName => StatusCode::BAD_REQUEST, "The specified bucket is not valid.";
     InvalidDigest => StatusCode::BAD_REQUEST, "The Content-MD5 you specified is not valid.";
+    InvalidPart => StatusCode::BAD_REQUEST, "One or more of the specified parts could not be found.";
+    InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE, "The requested partnumber is not satisfiable";
+    InvalidPartOrder => StatusCode::BAD_REQUEST, "The list of parts was not in ascending order. Parts must be ordered by part number.";
     InvalidLocationConstraint => StatusCode::BAD_REQUEST, "The specified location-constraint is not valid";
     InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable";
     InvalidRequest => StatusCode::BAD_REQUEST, "Invalid Request";
@@ -49,6 +53,7 @@ s3_codes! {
     MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource.";
     MissingContentLength => StatusCode::LENGTH_REQUIRED, "You must provide the Content-Length HTTP header.";
     NoSuchBucket => StatusCode::NOT_FOUND, "The specified bucket does not exist";
+    NoSuchUpload => StatusCode::NOT_FOUND, "The specified multipart upload does not exist.";
     NoSuchKey => StatusCode::NOT_FOUND, "The specified key does not exist.";
     NotImplemented => StatusCode::NOT_IMPLEMENTED, "A header you provided implies functionality that is not implemented";
     NotModified => StatusCode::NOT_MODIFIED, "Not Modified";

@@ -7,12 +7,14 @@ pub use canonical::decode as canonical_decode;
 mod credentials;
 mod sigv2;
 mod sigv4;
+mod streaming;
 
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method};
 
 pub use credentials::{Credential, Credentials};
+pub use streaming::ChunkSigning;
 
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 
@@ -34,6 +36,12 @@ pub enum PayloadCheck {
     Unsigned,
     /// x-amz-content-sha256 carried the SHA-256 of the body.
     Sha256([u8; 32]),
+    /// An aws-chunked body (x-amz-content-sha256: STREAMING-…): chunk signatures to verify
+    /// when signed, and trailing headers after the last chunk when `trailer`.
+    AwsChunked {
+        signing: Option<ChunkSigning>,
+        trailer: bool,
+    },
 }
 
 #[derive(Debug, Clone)]

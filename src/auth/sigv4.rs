@@ -12,12 +12,15 @@ use super::{
     check_skew, same_signature, signature_mismatch, unknown_key, Authenticated, PayloadCheck,
     Principal, SignedParts, MAX_PRESIGNED_EXPIRY,
 };
-use crate::auth::Credentials;
+use crate::auth::{ChunkSigning, Credentials};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::time_fmt::parse_amz_date;
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+const STREAMING_SIGNED: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+const STREAMING_SIGNED_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 
 /// `AK/20130524/us-east-1/s3/aws4_request`, split.
 struct Scope<'a> {
@@ -101,12 +104,12 @@ pub fn verify_header(
     let content_sha = header_str("x-amz-content-sha256").ok_or_else(|| {
         S3Error::invalid_request("Missing required header for this request: x-amz-content-sha256")
     })?;
-    let payload = payload_check(content_sha)?;
+    let mut payload = payload_check(content_sha)?;
     let secret = creds
         .secret_for(scope.access_key)
         .ok_or_else(|| unknown_key(scope.access_key))?;
     let query_pairs = super::canonical::parse_query(parts.raw_query);
-    verify(
+    let signing_key = verify(
         parts,
         &query_pairs,
         &scope,
@@ -116,6 +119,16 @@ pub fn verify_header(
         content_sha,
         signature,
     )?;
+    if let PayloadCheck::AwsChunked { signing, .. } = &mut payload {
+        if content_sha != STREAMING_UNSIGNED_TRAILER {
+            *signing = Some(ChunkSigning {
+                signing_key,
+                amz_date: amz_date.to_owned(),
+                scope: scope.string(),
+                seed_signature: signature.to_owned(),
+            });
+        }
+    }
     Ok(Authenticated {
         principal: Principal {
             access_key: scope.access_key.to_owned(),
@@ -192,22 +205,50 @@ pub fn verify_presigned(
         content_sha,
         signature,
     )?;
+    let payload = match payload_check(content_sha)? {
+        PayloadCheck::AwsChunked { .. } => {
+            return Err(S3Error::invalid_request(
+                "aws-chunked payloads cannot be sent with a presigned URL",
+            ))
+        }
+        other => other,
+    };
     Ok(Authenticated {
         principal: Principal {
             access_key: scope.access_key.to_owned(),
         },
-        payload: payload_check(content_sha)?,
+        payload,
     })
 }
 
-/// What `x-amz-content-sha256` promises about the body.
+/// What `x-amz-content-sha256` promises about the body. Signed streaming forms come back
+/// with `signing: None`; the caller that verified the request supplies the chain's context.
 fn payload_check(value: &str) -> S3Result<PayloadCheck> {
-    if value == UNSIGNED_PAYLOAD {
-        return Ok(PayloadCheck::Unsigned);
+    match value {
+        UNSIGNED_PAYLOAD => return Ok(PayloadCheck::Unsigned),
+        STREAMING_UNSIGNED_TRAILER => {
+            return Ok(PayloadCheck::AwsChunked {
+                signing: None,
+                trailer: true,
+            })
+        }
+        STREAMING_SIGNED => {
+            return Ok(PayloadCheck::AwsChunked {
+                signing: None,
+                trailer: false,
+            })
+        }
+        STREAMING_SIGNED_TRAILER => {
+            return Ok(PayloadCheck::AwsChunked {
+                signing: None,
+                trailer: true,
+            })
+        }
+        _ => {}
     }
     if value.starts_with("STREAMING-") {
         return Err(S3Error::not_implemented(&format!(
-            "The aws-chunked payload {value}"
+            "The payload signing form {value}"
         )));
     }
     let mut digest = [0u8; 32];
@@ -231,7 +272,7 @@ fn verify(
     signed_headers: &str,
     payload_hash: &str,
     signature: &str,
-) -> S3Result<()> {
+) -> S3Result<Vec<u8>> {
     let query = canonical_query(query);
     let headers = canonical_headers(parts, signed_headers);
     let scope_string = scope.string();
@@ -252,7 +293,7 @@ fn verify(
             &calculate_signature(&signing_key, string_to_sign.as_bytes()),
             signature,
         ) {
-            return Ok(());
+            return Ok(signing_key.as_ref().to_vec());
         }
         tracing::debug!(%canonical_request, "SigV4 signature mismatch");
         last_string_to_sign = string_to_sign;

@@ -2,6 +2,7 @@
 //! rendering of every S3Error into its XML response. Only this module knows hyper's types.
 
 pub mod body;
+mod chunked;
 pub mod query;
 pub mod response;
 pub mod router;
@@ -22,7 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::auth::{self, PayloadCheck, SignedParts};
+use crate::auth::{self, SignedParts};
 use crate::error::{S3Error, S3Result};
 use crate::s3::{self, RequestContext, S3Request};
 use crate::AppState;
@@ -142,16 +143,18 @@ async fn dispatch(
     };
     let auth = auth::authenticate(&state.credentials, &signed, SystemTime::now())?;
     let route = route?;
-    let expected_sha256 = match auth.payload {
-        PayloadCheck::Sha256(digest) => Some(digest),
-        PayloadCheck::Unsigned => None,
-    };
+    let body = RequestBody::new(
+        body,
+        state.config.body_idle_timeout,
+        auth.payload,
+        &parts.headers,
+    )?;
     let request = S3Request {
         bucket: route.bucket,
         key: route.key,
         headers: parts.headers,
         query,
-        body: RequestBody::new(body, state.config.body_idle_timeout, expected_sha256),
+        body,
         ctx: RequestContext {
             request_id,
             host_id,

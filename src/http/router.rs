@@ -22,6 +22,13 @@ pub enum Op {
     GetObject,
     HeadObject,
     DeleteObject,
+    CreateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
+    ListMultipartUploads,
     /// A real S3 operation Lambucket does not implement yet; answered with NotImplemented.
     Unimplemented(&'static str),
 }
@@ -35,9 +42,6 @@ pub struct Route {
 
 /// Sub-resources of real S3 operations that are not built yet, with the operation's name.
 const UNIMPLEMENTED_SUBRESOURCES: &[(&str, &str)] = &[
-    ("uploads", "Multipart uploads"),
-    ("uploadId", "Multipart uploads"),
-    ("partNumber", "GetObject by partNumber"),
     ("acl", "ACLs"),
     ("tagging", "Object and bucket tagging"),
     ("versioning", "Bucket versioning"),
@@ -112,6 +116,7 @@ pub fn route(
             (&Method::GET, _) if query.has("location") => Op::GetBucketLocation,
             (&Method::POST, _) if query.has("delete") => Op::DeleteObjects,
             (_, Some(what)) => Op::Unimplemented(what),
+            (&Method::GET, None) if query.has("uploads") => Op::ListMultipartUploads,
             (&Method::GET, None) if query.get("list-type") == Some("2") => Op::ListObjectsV2,
             (&Method::GET, None) => Op::ListObjects,
             (&Method::PUT, None) => Op::CreateBucket,
@@ -121,8 +126,15 @@ pub fn route(
             _ => return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         }
     } else {
+        let upload = query.has("uploadId");
         match (method, unimplemented) {
             (_, Some(what)) => Op::Unimplemented(what),
+            (&Method::POST, None) if query.has("uploads") => Op::CreateMultipartUpload,
+            (&Method::POST, None) if upload => Op::CompleteMultipartUpload,
+            (&Method::PUT, None) if upload && has_copy_source => Op::UploadPartCopy,
+            (&Method::PUT, None) if upload => Op::UploadPart,
+            (&Method::GET, None) if upload => Op::ListParts,
+            (&Method::DELETE, None) if upload => Op::AbortMultipartUpload,
             (&Method::PUT, None) if has_copy_source => Op::CopyObject,
             (&Method::PUT, None) => Op::PutObject,
             (&Method::GET, None) => Op::GetObject,
@@ -165,7 +177,32 @@ mod tests {
         assert_eq!(r(Method::DELETE, "/b/k", "").op, Op::DeleteObject);
         assert_eq!(
             r(Method::POST, "/b/k", "uploads").op,
-            Op::Unimplemented("Multipart uploads")
+            Op::CreateMultipartUpload
+        );
+        assert_eq!(
+            r(Method::PUT, "/b/k", "partNumber=1&uploadId=u").op,
+            Op::UploadPart
+        );
+        assert_eq!(
+            r(Method::POST, "/b/k", "uploadId=u").op,
+            Op::CompleteMultipartUpload
+        );
+        assert_eq!(
+            r(Method::DELETE, "/b/k", "uploadId=u").op,
+            Op::AbortMultipartUpload
+        );
+        assert_eq!(
+            r(Method::GET, "/b/k", "uploadId=u&max-parts=2").op,
+            Op::ListParts
+        );
+        assert_eq!(
+            r(Method::GET, "/b", "uploads&prefix=a").op,
+            Op::ListMultipartUploads
+        );
+        assert_eq!(r(Method::GET, "/b/k", "partNumber=2").op, Op::GetObject);
+        assert_eq!(
+            r(Method::POST, "/b/k", "restore").op,
+            Op::Unimplemented("RestoreObject")
         );
         assert_eq!(
             r(Method::GET, "/b", "versioning").op,
@@ -173,6 +210,24 @@ mod tests {
         );
         let copy = route(&Method::PUT, "/b/k", &Query::default(), None, true).unwrap();
         assert_eq!(copy.op, Op::CopyObject);
+        let part_copy = route(
+            &Method::PUT,
+            "/b/k",
+            &Query::parse("partNumber=1&uploadId=u"),
+            None,
+            true,
+        )
+        .unwrap();
+        assert_eq!(part_copy.op, Op::UploadPartCopy);
+        let part_copy = route(
+            &Method::PUT,
+            "/b/k",
+            &Query::parse("partNumber=1&uploadId=u"),
+            None,
+            true,
+        )
+        .unwrap();
+        assert_eq!(part_copy.op, Op::UploadPartCopy);
     }
 
     #[test]

@@ -53,6 +53,16 @@ impl ChecksumAlgorithm {
             .find(|a| a.name().eq_ignore_ascii_case(name))
     }
 
+    /// The CRC parameters, for the CRC algorithms.
+    pub fn crc(self) -> Option<CrcAlgorithm> {
+        match self {
+            ChecksumAlgorithm::Crc32 => Some(CrcAlgorithm::Crc32IsoHdlc),
+            ChecksumAlgorithm::Crc32c => Some(CrcAlgorithm::Crc32Iscsi),
+            ChecksumAlgorithm::Crc64Nvme => Some(CrcAlgorithm::Crc64Nvme),
+            ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => None,
+        }
+    }
+
     fn digest_len(self) -> usize {
         match self {
             ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => 4,
@@ -108,14 +118,30 @@ impl Checksummer {
     }
 }
 
-/// A checksum the client asked for: the algorithm and, when sent as a header, its value.
+/// What S3 computes and stores when a request names no checksum.
+pub const DEFAULT_ALGORITHM: ChecksumAlgorithm = ChecksumAlgorithm::Crc64Nvme;
+
+/// A checksum the client asked for: the algorithm and its value, from a header or (for
+/// aws-chunked bodies) from a trailer once the body has been read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestedChecksum {
     pub algorithm: ChecksumAlgorithm,
     pub expected: Option<Vec<u8>>,
+    pub in_trailer: bool,
 }
 
 impl RequestedChecksum {
+    /// Takes the value from the body's trailer, when that is where the client put it.
+    pub fn resolve_trailer(&mut self, body: &crate::http::body::RequestBody) -> S3Result<()> {
+        if !self.in_trailer {
+            return Ok(());
+        }
+        if let Some(value) = body.trailer(self.algorithm.header()) {
+            self.expected = Some(decode_value(self.algorithm, value)?);
+        }
+        Ok(())
+    }
+
     /// Compares with what was computed; S3 answers BadDigest naming the algorithm.
     pub fn verify(&self, computed: &[u8]) -> S3Result<()> {
         match &self.expected {
@@ -140,40 +166,103 @@ pub fn requested(headers: &HeaderMap) -> S3Result<Option<RequestedChecksum>> {
             continue;
         };
         if found.is_some() {
-            return Err(S3Error::invalid_request("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."));
+            return Err(S3Error::invalid_request(
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+            ));
         }
-        let invalid = || {
-            S3Error::invalid_request(format!(
-                "Value for {} header is invalid.",
-                algorithm.header()
-            ))
-        };
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(value.as_bytes())
-            .map_err(|_| invalid())?;
-        if decoded.len() != algorithm.digest_len() {
-            return Err(invalid());
-        }
+        let value = value.to_str().map_err(|_| invalid_value(algorithm))?;
+        let expected = Some(decode_value(algorithm, value)?);
         found = Some(RequestedChecksum {
             algorithm,
-            expected: Some(decoded),
+            expected,
+            in_trailer: false,
         });
     }
     if found.is_some() {
         return Ok(found);
     }
+    if let Some(trailer) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
+        let trailer = trailer.trim().to_ascii_lowercase();
+        let algorithm = ALL
+            .into_iter()
+            .find(|a| a.header() == trailer)
+            .ok_or_else(|| {
+                S3Error::invalid_argument(
+                    "The value specified in the x-amz-trailer header is not supported",
+                    "x-amz-trailer",
+                    &trailer,
+                )
+            })?;
+        return Ok(Some(RequestedChecksum {
+            algorithm,
+            expected: None,
+            in_trailer: true,
+        }));
+    }
     for name in ["x-amz-sdk-checksum-algorithm", "x-amz-checksum-algorithm"] {
         if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
-            let algorithm = ChecksumAlgorithm::from_name(value).ok_or_else(|| {
-                S3Error::invalid_argument("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]", name, value)
-            })?;
             return Ok(Some(RequestedChecksum {
-                algorithm,
+                algorithm: algorithm_named(name, value)?,
                 expected: None,
+                in_trailer: false,
             }));
         }
     }
     Ok(None)
+}
+
+/// Parses an algorithm name given in header `name`.
+pub fn algorithm_named(name: &str, value: &str) -> S3Result<ChecksumAlgorithm> {
+    ChecksumAlgorithm::from_name(value.trim()).ok_or_else(|| {
+        S3Error::invalid_argument(
+            "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+            name,
+            value,
+        )
+    })
+}
+
+fn invalid_value(algorithm: ChecksumAlgorithm) -> S3Error {
+    S3Error::invalid_request(format!(
+        "Value for {} header is invalid.",
+        algorithm.header()
+    ))
+}
+
+/// Decodes a base64 checksum value and checks its length for the algorithm.
+pub fn decode_value(algorithm: ChecksumAlgorithm, value: &str) -> S3Result<Vec<u8>> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim().as_bytes())
+        .map_err(|_| invalid_value(algorithm))?;
+    if decoded.len() != algorithm.digest_len() {
+        return Err(invalid_value(algorithm));
+    }
+    Ok(decoded)
+}
+
+/// The checksum of a multipart object made of parts with these digests, as S3 defines it:
+/// COMPOSITE is the digest of the concatenated part digests; FULL_OBJECT (CRCs only) is the
+/// CRC of the whole object, combined from the parts' CRCs and lengths without re-reading.
+pub fn multipart_checksum(
+    algorithm: ChecksumAlgorithm,
+    full_object: bool,
+    parts: &[(Vec<u8>, u64)],
+) -> Option<Vec<u8>> {
+    if !full_object {
+        let mut c = Checksummer::new(algorithm);
+        for (digest, _) in parts {
+            c.update(digest);
+        }
+        return Some(c.finish());
+    }
+    let crc = algorithm.crc()?;
+    let width = algorithm.digest_len();
+    let value = |d: &[u8]| d.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let mut total = parts.first().map(|(d, _)| value(d))?;
+    for (digest, len) in &parts[1..] {
+        total = crc_fast::checksum_combine(crc, total, value(digest), *len);
+    }
+    Some(total.to_be_bytes()[8 - width..].to_vec())
 }
 
 pub fn to_base64(digest: &[u8]) -> String {
@@ -211,6 +300,53 @@ mod tests {
         let mut c = Checksummer::new(ChecksumAlgorithm::Crc64Nvme);
         c.update(b"123456789");
         assert_eq!(c.finish(), 0xAE8B14860A799888u64.to_be_bytes().to_vec());
+    }
+
+    #[test]
+    fn full_object_crc_combines_like_one_pass() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        for alg in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            let whole = {
+                let mut c = Checksummer::new(alg);
+                c.update(&data);
+                c.finish()
+            };
+            let parts: Vec<(Vec<u8>, u64)> = data
+                .chunks(100_003)
+                .map(|p| {
+                    let mut c = Checksummer::new(alg);
+                    c.update(p);
+                    (c.finish(), p.len() as u64)
+                })
+                .collect();
+            assert_eq!(
+                multipart_checksum(alg, true, &parts).unwrap(),
+                whole,
+                "{}",
+                alg.name()
+            );
+        }
+        assert!(multipart_checksum(ChecksumAlgorithm::Sha256, true, &[(vec![0; 32], 1)]).is_none());
+    }
+
+    #[test]
+    fn trailer_names_the_algorithm() {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-trailer", "x-amz-checksum-crc64nvme".parse().unwrap());
+        let r = requested(&h).unwrap().unwrap();
+        assert_eq!(
+            (r.algorithm, r.in_trailer),
+            (ChecksumAlgorithm::Crc64Nvme, true)
+        );
+        h.insert("x-amz-trailer", "x-amz-meta-nope".parse().unwrap());
+        assert_eq!(
+            requested(&h).unwrap_err().code,
+            S3ErrorCode::InvalidArgument
+        );
     }
 
     #[test]

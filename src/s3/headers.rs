@@ -8,7 +8,7 @@ use http::HeaderMap;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::query::Query;
 use crate::http::response::{set_header, S3Response};
-use crate::storage::ObjectRecord;
+use crate::storage::{ObjectRecord, StoredChecksum};
 use crate::time_fmt::{http_date, parse_http_date};
 
 /// Stored with the object and returned as-is by GET/HEAD.
@@ -30,14 +30,43 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 pub fn content_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = CONTENT_HEADERS
-        .iter()
-        .filter_map(|name| header_str(headers, name).map(|v| (name.to_string(), v.to_owned())))
-        .collect();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for name in CONTENT_HEADERS {
+        let Some(value) = header_str(headers, name) else {
+            continue;
+        };
+        // aws-chunked describes the transfer, not the object: S3 does not store it.
+        let value = if *name == "content-encoding" {
+            let kept: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.eq_ignore_ascii_case("aws-chunked") && !v.is_empty())
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            kept.join(", ")
+        } else {
+            value.to_owned()
+        };
+        out.push((name.to_string(), value));
+    }
     if !out.iter().any(|(n, _)| n == "content-type") {
         out.insert(0, ("content-type".into(), DEFAULT_CONTENT_TYPE.into()));
     }
     out
+}
+
+/// `x-amz-checksum-<alg>` and `x-amz-checksum-type` for a stored checksum.
+pub fn write_checksum(resp: &mut S3Response, checksum: Option<&StoredChecksum>) {
+    if let Some(c) = checksum {
+        set_header(
+            resp,
+            &format!("x-amz-checksum-{}", c.algorithm.to_ascii_lowercase()),
+            &c.value,
+        );
+        set_header(resp, "x-amz-checksum-type", &c.kind);
+    }
 }
 
 pub fn user_metadata(headers: &HeaderMap) -> S3Result<Vec<(String, String)>> {
@@ -86,13 +115,8 @@ pub fn write_object_headers(
             set_header(resp, name, value);
         }
     }
-    if let (true, Some(checksum)) = (with_checksum, &rec.checksum) {
-        set_header(
-            resp,
-            &format!("x-amz-checksum-{}", checksum.algorithm.to_ascii_lowercase()),
-            &checksum.value,
-        );
-        set_header(resp, "x-amz-checksum-type", "FULL_OBJECT");
+    if with_checksum {
+        write_checksum(resp, rec.checksum.as_ref());
     }
 }
 

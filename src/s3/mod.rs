@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod headers;
 mod ingest;
 mod list;
+mod multipart;
 mod object;
 
 use std::net::IpAddr;
@@ -69,6 +70,13 @@ pub async fn handle(state: &AppState, op: Op, req: S3Request) -> S3Result<S3Resp
         Op::GetObject => object::get_object(state, req, true).await,
         Op::HeadObject => object::get_object(state, req, false).await,
         Op::DeleteObject => object::delete_object(state, req).await,
+        Op::CreateMultipartUpload => multipart::create_multipart_upload(state, req).await,
+        Op::UploadPart => multipart::upload_part(state, req).await,
+        Op::UploadPartCopy => multipart::upload_part_copy(state, req).await,
+        Op::CompleteMultipartUpload => multipart::complete_multipart_upload(state, req).await,
+        Op::AbortMultipartUpload => multipart::abort_multipart_upload(state, req).await,
+        Op::ListParts => multipart::list_parts(state, req).await,
+        Op::ListMultipartUploads => multipart::list_multipart_uploads(state, req).await,
         Op::Unimplemented(what) => Err(S3Error::not_implemented(what)),
     }
 }

@@ -5,27 +5,24 @@ use http::StatusCode;
 use md5::{Digest, Md5};
 use tokio::sync::mpsc;
 
-use super::checksum::{self, to_base64, RequestedChecksum};
+use super::checksum;
+use super::checksum::DEFAULT_ALGORITHM;
 use super::headers::{self, check_conditions, quoted_etag, write_object_headers, Conditions};
-use super::ingest::{ingest, Ingested};
+use super::ingest::receive_upload;
 use super::{existing_bucket, S3Request, MAX_KEY_BYTES, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::response::{empty, set_header, xml, ResponseBody, S3Response};
-use crate::storage::{
-    blocking, BodyRef, CommitCondition, NewBody, ObjectCommit, ObjectRecord, StoredChecksum,
-};
+use crate::storage::{blocking, BodyRef, CommitCondition, NewBody, ObjectCommit, ObjectRecord};
 use crate::time_fmt::{iso8601_ms, now_ms};
 use crate::xml::{self as doc, S3_NAMESPACE};
 use crate::AppState;
 
-/// The largest single PUT S3 accepts.
-const MAX_PUT_SIZE: u64 = 5 << 30;
 /// DeleteObjects takes at most this many keys.
 const MAX_DELETE_KEYS: usize = 1000;
 /// Streamed GETs keep at most this many 64 KiB chunks in flight per request.
 const STREAM_DEPTH: usize = 4;
 
-fn content_md5(req: &S3Request) -> S3Result<Option<[u8; 16]>> {
+pub(super) fn content_md5(req: &S3Request) -> S3Result<Option<[u8; 16]>> {
     let Some(value) = req.header("content-md5") else {
         return Ok(None);
     };
@@ -38,29 +35,6 @@ fn content_md5(req: &S3Request) -> S3Result<Option<[u8; 16]>> {
     Ok(Some(digest))
 }
 
-/// A PUT must say how long its body is (or stream it chunked), and fit in one PUT.
-fn check_put_length(req: &S3Request) -> S3Result<()> {
-    let chunked = req
-        .header("transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    match req
-        .header("content-length")
-        .map(|v| v.trim().parse::<u64>())
-    {
-        None if chunked => Ok(()),
-        None => Err(S3Error::new(S3ErrorCode::MissingContentLength)),
-        Some(Err(_)) => Err(S3Error::invalid_argument(
-            "Invalid Content-Length",
-            "Content-Length",
-            req.header("content-length").unwrap_or(""),
-        )),
-        Some(Ok(len)) if len > MAX_PUT_SIZE => Err(S3Error::new(S3ErrorCode::EntityTooLarge)
-            .detail("ProposedSize", len.to_string())
-            .detail("MaxSizeAllowed", MAX_PUT_SIZE.to_string())),
-        Some(Ok(_)) => Ok(()),
-    }
-}
-
 /// `If-None-Match: *` and `If-Match` on a write are checked atomically with the commit.
 fn write_condition(req: &S3Request) -> CommitCondition {
     match (req.header("if-none-match"), req.header("if-match")) {
@@ -70,24 +44,8 @@ fn write_condition(req: &S3Request) -> CommitCondition {
     }
 }
 
-fn verify_digests(
-    ingested: &Ingested,
-    md5: Option<[u8; 16]>,
-    requested: Option<&RequestedChecksum>,
-) -> S3Result<()> {
-    if md5.is_some_and(|expected| expected != ingested.md5) {
-        return Err(S3Error::new(S3ErrorCode::BadDigest)
-            .detail("ExpectedDigest", to_base64(&md5.unwrap_or_default()))
-            .detail("CalculatedDigest", to_base64(&ingested.md5)));
-    }
-    if let (Some(requested), Some((_, computed))) = (requested, &ingested.checksum) {
-        requested.verify(computed)?;
-    }
-    Ok(())
-}
-
 /// Commits a record and turns the storage outcome into the S3 answer.
-async fn commit(
+pub(super) async fn commit(
     state: &AppState,
     bucket: &str,
     key: &str,
@@ -113,35 +71,18 @@ async fn commit(
 }
 
 pub async fn put_object(state: &AppState, mut req: S3Request) -> S3Result<S3Response> {
-    check_put_length(&req)?;
     existing_bucket(state, &req.bucket)?;
-    let md5 = content_md5(&req)?;
-    let requested = checksum::requested(&req.headers)?;
     let content_headers = headers::content_headers(&req.headers);
     let user_metadata = headers::user_metadata(&req.headers)?;
     let condition = write_condition(&req);
-
-    let ingested = ingest(
-        &state.store,
-        &mut req.body,
-        requested.as_ref().map(|r| r.algorithm),
-    )
-    .await?;
-    verify_digests(&ingested, md5, requested.as_ref())?;
-    let checksum = ingested
-        .checksum
-        .as_ref()
-        .map(|(alg, digest)| StoredChecksum {
-            algorithm: alg.name().into(),
-            value: to_base64(digest),
-        });
+    let ingested = receive_upload(&state.store, &mut req, DEFAULT_ALGORITHM, true).await?;
     let record = ObjectRecord {
         size: ingested.size,
         etag: hex::encode(ingested.md5),
         last_modified_ms: now_ms(),
         content_headers,
         user_metadata,
-        checksum,
+        checksum: Some(ingested.stored_checksum()),
         body: ingested.body_ref,
     };
     let record = commit(
@@ -153,23 +94,15 @@ pub async fn put_object(state: &AppState, mut req: S3Request) -> S3Result<S3Resp
         condition,
     )
     .await?;
-
     let mut resp = empty(StatusCode::OK);
     set_header(&mut resp, "etag", &quoted_etag(&record.etag));
-    if let Some(c) = &record.checksum {
-        set_header(
-            &mut resp,
-            &format!("x-amz-checksum-{}", c.algorithm.to_ascii_lowercase()),
-            &c.value,
-        );
-        set_header(&mut resp, "x-amz-checksum-type", "FULL_OBJECT");
-    }
+    headers::write_checksum(&mut resp, record.checksum.as_ref());
     Ok(resp)
 }
 
 /// Reads the object record and registers a reader for its body, re-reading until the record
 /// is stable so gc cannot have taken the body between the two steps.
-fn read_object(
+pub(super) fn read_object(
     state: &AppState,
     bucket: &str,
     key: &str,
@@ -201,11 +134,48 @@ fn check_version_id(req: &S3Request) -> S3Result<()> {
 }
 
 /// GetObject (with `with_body`) and HeadObject.
+/// The byte range a GET/HEAD asks for: a Range header, or one part of a multipart object
+/// (`partNumber`); None means the whole object.
+fn requested_range(req: &S3Request, rec: &ObjectRecord) -> S3Result<Option<std::ops::Range<u64>>> {
+    let Some(raw) = req.query.get("partNumber") else {
+        return headers::parse_range(req.header("range"), rec.size);
+    };
+    if req.header("range").is_some() {
+        return Err(S3Error::invalid_request(
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    let number = raw
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+                "partNumber",
+                raw,
+            )
+        })?;
+    match rec.body.part_range(number) {
+        Some(range) => Ok(Some(range)),
+        // A single-PUT object is one part.
+        None if number == 1 && rec.body.parts_count().is_none() => {
+            Ok((rec.size > 0).then_some(0..rec.size))
+        }
+        None => Err(S3Error::new(S3ErrorCode::InvalidPartNumber)
+            .detail("PartNumberRequested", number.to_string())
+            .detail(
+                "ActualPartCount",
+                rec.body.parts_count().unwrap_or(1).to_string(),
+            )),
+    }
+}
+
 pub async fn get_object(state: &AppState, req: S3Request, with_body: bool) -> S3Result<S3Response> {
     check_version_id(&req)?;
     let (rec, guard) = read_object(state, &req.bucket, &req.key)?;
     check_conditions(&req.headers, &rec, Conditions::Read)?;
-    let range = headers::parse_range(req.header("range"), rec.size)?;
+    let range = requested_range(&req, &rec)?;
     let whole = range.is_none();
     let range = range.unwrap_or(0..rec.size);
     let len = range.end - range.start;
@@ -239,6 +209,9 @@ pub async fn get_object(state: &AppState, req: S3Request, with_body: bool) -> S3
         .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
     write_object_headers(&mut resp, &rec, &req.query, checksum_mode && whole);
     set_header(&mut resp, "content-length", &len.to_string());
+    if let (true, Some(count)) = (req.query.has("partNumber"), rec.body.parts_count()) {
+        set_header(&mut resp, "x-amz-mp-parts-count", &count.to_string());
+    }
     if !whole {
         *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
         let last = range.end.saturating_sub(1);
@@ -326,7 +299,7 @@ pub async fn delete_objects(state: &AppState, mut req: S3Request) -> S3Result<S3
 }
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
-fn parse_copy_source(value: &str) -> S3Result<(String, String)> {
+pub(super) fn parse_copy_source(value: &str) -> S3Result<(String, String)> {
     let (path, version) = match value.split_once('?') {
         Some((p, q)) => (p, q.strip_prefix("versionId=")),
         None => (value, None),

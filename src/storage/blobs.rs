@@ -7,7 +7,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use super::keys::{blob_key, chunk_key};
-use super::records::BodyRef;
+use super::records::{BlobRef, BodyRef};
 use super::{now_ms, StorageResult, Store};
 
 /// Fits in one sled log segment item (see design/storage.md §4); larger values become
@@ -60,12 +60,16 @@ impl BlobWriter {
         self.size
     }
 
-    pub fn body_ref(&self) -> BodyRef {
-        BodyRef::Chunks {
+    pub fn blob_ref(&self) -> BlobRef {
+        BlobRef {
             blob_id: self.blob_id,
+            size: self.size,
             chunk_size: CHUNK_SIZE as u32,
-            count: self.chunk_count,
         }
+    }
+
+    pub fn body_ref(&self) -> BodyRef {
+        BodyRef::Chunks(self.blob_ref())
     }
 
     pub(crate) fn blob_id(&self) -> u64 {
@@ -116,7 +120,7 @@ impl Store {
     /// Registers a reader of `body`'s blobs. Callers re-read the object record afterwards to
     /// be sure the blob was still live when the guard was taken.
     pub fn guard_reads(&self, body: &BodyRef) -> ReadGuard {
-        let blob_ids: Vec<u64> = body.blob_ids().collect();
+        let blob_ids = body.blob_ids();
         let mut readers = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
         for id in &blob_ids {
             *readers.entry(*id).or_insert(0) += 1;
@@ -149,43 +153,101 @@ impl Store {
                 if !slice.is_empty() {
                     send(Bytes::copy_from_slice(slice));
                 }
-                Ok(())
             }
-            BodyRef::Chunks {
-                blob_id,
-                chunk_size,
-                ..
-            } => {
-                let chunk_size = u64::from(*chunk_size);
-                let mut pos = range.start;
-                while pos < range.end {
-                    let index = (pos / chunk_size) as u32;
-                    let chunk_start = u64::from(index) * chunk_size;
-                    let chunk = self
-                        .inner
-                        .chunks
-                        .get(chunk_key(*blob_id, index))?
-                        .ok_or_else(|| {
-                            super::StorageError::Corrupt(format!(
-                                "blob {blob_id} lacks chunk {index}"
-                            ))
-                        })?;
-                    let from = (pos - chunk_start) as usize;
-                    let to = ((range.end - chunk_start) as usize).min(chunk.len());
-                    if from >= to {
-                        return Err(super::StorageError::Corrupt(format!(
-                            "blob {blob_id} chunk {index} is short"
-                        )));
-                    }
-                    let piece = Bytes::from_owner(chunk).slice(from..to);
-                    pos += piece.len() as u64;
-                    if !send(piece) {
+            BodyRef::Chunks(blob) => {
+                self.stream_blob(blob, range, &mut send)?;
+            }
+            BodyRef::Parts(parts) => {
+                let mut part_start = 0u64;
+                for part in parts {
+                    let part_end = part_start + part.size;
+                    let from = range.start.max(part_start);
+                    let to = range.end.min(part_end);
+                    if from < to
+                        && !self.stream_blob(part, from - part_start..to - part_start, &mut send)?
+                    {
                         break;
                     }
+                    part_start = part_end;
                 }
-                Ok(())
             }
         }
+        Ok(())
+    }
+
+    /// Streams `range` of one blob; false when `send` asked to stop.
+    fn stream_blob(
+        &self,
+        blob: &BlobRef,
+        range: Range<u64>,
+        send: &mut impl FnMut(Bytes) -> bool,
+    ) -> StorageResult<bool> {
+        let chunk_size = u64::from(blob.chunk_size);
+        let mut pos = range.start;
+        while pos < range.end {
+            let index = (pos / chunk_size) as u32;
+            let chunk_start = u64::from(index) * chunk_size;
+            let chunk = self
+                .inner
+                .chunks
+                .get(chunk_key(blob.blob_id, index))?
+                .ok_or_else(|| {
+                    super::StorageError::Corrupt(format!(
+                        "blob {} lacks chunk {index}",
+                        blob.blob_id
+                    ))
+                })?;
+            let from = (pos - chunk_start) as usize;
+            let to = ((range.end - chunk_start) as usize).min(chunk.len());
+            if from >= to {
+                return Err(super::StorageError::Corrupt(format!(
+                    "blob {} chunk {index} is short",
+                    blob.blob_id
+                )));
+            }
+            let piece = Bytes::from_owner(chunk).slice(from..to);
+            pos += piece.len() as u64;
+            if !send(piece) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Copies `range` of a body into a fresh blob, showing each piece to `inspect` (hashing).
+    pub fn copy_range(
+        &self,
+        body: &BodyRef,
+        range: Range<u64>,
+        mut inspect: impl FnMut(&[u8]),
+    ) -> StorageResult<BlobWriter> {
+        let mut writer = BlobWriter::begin(self)?;
+        let mut pending = bytes::BytesMut::with_capacity(CHUNK_SIZE);
+        let mut failure = None;
+        self.stream_range(body, range, |piece| {
+            inspect(&piece);
+            let mut rest = &piece[..];
+            while !rest.is_empty() {
+                let take = (CHUNK_SIZE - pending.len()).min(rest.len());
+                pending.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if pending.len() == CHUNK_SIZE {
+                    if let Err(e) = writer.append(&pending) {
+                        failure = Some(e);
+                        return false;
+                    }
+                    pending.clear();
+                }
+            }
+            true
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if !pending.is_empty() {
+            writer.append(&pending)?;
+        }
+        Ok(writer)
     }
 
     /// Copies a body into a fresh blob (CopyObject). Inline bodies stay inline.
@@ -197,18 +259,7 @@ impl Store {
         if let BodyRef::Inline(data) = body {
             return Ok((BodyRef::Inline(data.clone()), None));
         }
-        let mut writer = BlobWriter::begin(self)?;
-        let mut failure = None;
-        self.stream_range(body, 0..size, |piece| match writer.append(&piece) {
-            Ok(()) => true,
-            Err(e) => {
-                failure = Some(e);
-                false
-            }
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        let writer = self.copy_range(body, 0..size, |_| {})?;
         Ok((writer.body_ref(), Some(writer)))
     }
 

@@ -62,6 +62,8 @@ impl Store {
         {
             return Ok(DeleteBucketOutcome::NotEmpty);
         }
+        // S3 lets a bucket go with uploads still in progress; their parts are reclaimed.
+        self.abort_bucket_uploads(name)?;
         self.inner.buckets.remove(name.as_bytes())?;
         Ok(DeleteBucketOutcome::Deleted)
     }

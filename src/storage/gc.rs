@@ -79,6 +79,7 @@ impl Store {
             self.inner.gc.remove(&key)?;
             reclaimed += 1;
         }
+        self.prune_completed()?;
         Ok(reclaimed)
     }
 

@@ -92,7 +92,11 @@ impl Store {
 
 /// The CommonPrefix a key rolls up into: the prefix plus everything up to and including the
 /// first delimiter after it.
-fn common_prefix<'k>(key: &'k str, prefix: &str, delimiter: Option<&str>) -> Option<&'k str> {
+pub(super) fn common_prefix<'k>(
+    key: &'k str,
+    prefix: &str,
+    delimiter: Option<&str>,
+) -> Option<&'k str> {
     let delimiter = delimiter?;
     let rest = &key[prefix.len()..];
     rest.find(delimiter)

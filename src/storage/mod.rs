@@ -11,6 +11,7 @@ mod buckets;
 mod gc;
 mod keys;
 mod list;
+mod multipart;
 mod objects;
 mod records;
 
@@ -22,8 +23,12 @@ use std::time::Duration;
 pub use blobs::{BlobWriter, ReadGuard, CHUNK_SIZE, INLINE_MAX};
 pub use buckets::DeleteBucketOutcome;
 pub use list::{ListEntry, ListPage, ListQuery};
+pub use multipart::{UploadListEntry, UploadListQuery, UploadOutcome, UploadPage, UPLOAD_ID_LEN};
 pub use objects::{CommitCondition, NewBody, ObjectCommit};
-pub use records::{BodyRef, BucketRecord, ObjectRecord, StoredChecksum};
+pub use records::{
+    BlobRef, BodyRef, BucketRecord, CompletedUpload, ObjectRecord, PartRecord, StoredChecksum,
+    UploadRecord,
+};
 
 /// Bumped when the on-disk layout changes; a store with another schema is refused.
 const SCHEMA_VERSION: u32 = 1;
@@ -82,6 +87,11 @@ struct Inner {
     chunks: sled::Tree,
     pending: sled::Tree,
     gc: sled::Tree,
+    uploads: sled::Tree,
+    /// `bucket ‖ 0 ‖ key ‖ 0 ‖ upload_id` → (): uploads of a bucket in list order.
+    upload_index: sled::Tree,
+    parts: sled::Tree,
+    completed: sled::Tree,
     options: StoreOptions,
     /// Object commits hold it shared, DeleteBucket exclusively: a bucket can't be deleted
     /// between its emptiness check and its removal while a PUT lands in it.
@@ -109,6 +119,10 @@ impl Store {
             chunks: tree("chunks")?,
             pending: tree("pending")?,
             gc: tree("gc")?,
+            uploads: tree("uploads")?,
+            upload_index: tree("upload_index")?,
+            parts: tree("parts")?,
+            completed: tree("completed")?,
             db,
             options,
             bucket_lock: RwLock::new(()),

@@ -32,27 +32,88 @@ pub struct BucketRecord {
 pub struct StoredChecksum {
     /// Upper-case S3 name: CRC32, CRC32C, CRC64NVME, SHA1, SHA256.
     pub algorithm: String,
+    /// Base64 digest; composite multipart checksums end in `-N`.
     pub value: String,
+    /// FULL_OBJECT or COMPOSITE.
+    pub kind: String,
+}
+
+/// A body stored as chunks in the `chunks` tree.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BlobRef {
+    pub blob_id: u64,
+    pub size: u64,
+    /// Every chunk but the last has this many bytes.
+    pub chunk_size: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum BodyRef {
     Inline(Vec<u8>),
-    Chunks {
-        blob_id: u64,
-        chunk_size: u32,
-        count: u32,
-    },
+    Chunks(BlobRef),
+    /// A completed multipart upload: its parts' blobs, in part order (never copied).
+    Parts(Vec<BlobRef>),
 }
 
 impl BodyRef {
-    pub(crate) fn blob_ids(&self) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn blob_ids(&self) -> Vec<u64> {
         match self {
-            BodyRef::Inline(_) => None,
-            BodyRef::Chunks { blob_id, .. } => Some(*blob_id),
+            BodyRef::Inline(_) => Vec::new(),
+            BodyRef::Chunks(blob) => vec![blob.blob_id],
+            BodyRef::Parts(parts) => parts.iter().map(|p| p.blob_id).collect(),
         }
-        .into_iter()
     }
+
+    /// How many parts a multipart object has (None for single-PUT objects).
+    pub fn parts_count(&self) -> Option<usize> {
+        match self {
+            BodyRef::Parts(parts) => Some(parts.len()),
+            _ => None,
+        }
+    }
+
+    /// The byte range of part `n` (1-based) of a multipart object.
+    pub fn part_range(&self, n: usize) -> Option<std::ops::Range<u64>> {
+        let BodyRef::Parts(parts) = self else {
+            return None;
+        };
+        let start: u64 = parts.iter().take(n.checked_sub(1)?).map(|p| p.size).sum();
+        parts.get(n - 1).map(|p| start..start + p.size)
+    }
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub content_headers: Vec<(String, String)>,
+    pub user_metadata: Vec<(String, String)>,
+    /// x-amz-checksum-algorithm given at creation (S3 name), and the checksum type
+    /// (COMPOSITE or FULL_OBJECT).
+    pub checksum_algorithm: Option<String>,
+    pub checksum_type: Option<String>,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartRecord {
+    pub blob: BlobRef,
+    /// Hex MD5 of the part.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub checksum: Option<StoredChecksum>,
+}
+
+/// What a finished upload became, so a repeated Complete can answer as S3 does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CompletedUpload {
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+    pub checksum: Option<StoredChecksum>,
+    pub completed_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

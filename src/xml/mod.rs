@@ -121,3 +121,41 @@ mod tests {
         assert!(!xml.contains("ContinuationToken"));
     }
 }
+
+#[cfg(test)]
+mod multipart_tests {
+    use super::*;
+
+    #[test]
+    fn complete_request_with_checksums_parses() {
+        let body = br#"<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+            <Part><ETag>"a"</ETag><PartNumber>1</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>
+            <Part><PartNumber>2</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>"#;
+        let parsed: CompleteMultipartUpload = from_xml(body).unwrap();
+        assert_eq!(parsed.parts.len(), 2);
+        assert_eq!(parsed.parts[0].checksums().get("CRC32"), Some("AAAAAA=="));
+        assert_eq!(parsed.parts[1].part_number, 2);
+        assert!(parsed.parts[1].checksums().present().is_empty());
+    }
+
+    #[test]
+    fn complete_result_carries_checksum_and_type() {
+        let mut doc = CompleteMultipartUploadResult {
+            xmlns: S3_NAMESPACE,
+            location: "http://h/b/k".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            etag: "\"e-2\"".into(),
+            checksum_type: Some("COMPOSITE".into()),
+            ..Default::default()
+        };
+        doc.set_checksums(ChecksumFields::of("CRC32", "AAAAAA==-2"));
+        let xml = to_xml(&doc).unwrap();
+        assert!(
+            xml.contains(
+                "<ChecksumCRC32>AAAAAA==-2</ChecksumCRC32><ChecksumType>COMPOSITE</ChecksumType>"
+            ),
+            "{xml}"
+        );
+    }
+}

@@ -192,3 +192,271 @@ pub struct DeleteErrorEntry {
     #[serde(rename = "Message")]
     pub message: String,
 }
+
+/// The checksum elements of multipart documents (at most one set), as a value to pass around;
+/// the documents carry them as five direct child elements (quick-xml cannot flatten).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ChecksumFields {
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub crc64nvme: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+}
+
+/// Moves checksum fields in and out of a document struct with the five `checksum_*` fields.
+macro_rules! checksum_fields_of {
+    ($ty:ty) => {
+        impl $ty {
+            pub fn checksums(&self) -> ChecksumFields {
+                ChecksumFields {
+                    crc32: self.checksum_crc32.clone(),
+                    crc32c: self.checksum_crc32c.clone(),
+                    crc64nvme: self.checksum_crc64nvme.clone(),
+                    sha1: self.checksum_sha1.clone(),
+                    sha256: self.checksum_sha256.clone(),
+                }
+            }
+
+            pub fn set_checksums(&mut self, f: ChecksumFields) {
+                self.checksum_crc32 = f.crc32;
+                self.checksum_crc32c = f.crc32c;
+                self.checksum_crc64nvme = f.crc64nvme;
+                self.checksum_sha1 = f.sha1;
+                self.checksum_sha256 = f.sha256;
+            }
+        }
+    };
+}
+
+impl ChecksumFields {
+    /// The one field for `algorithm` (an S3 name), set to `value`.
+    pub fn of(algorithm: &str, value: &str) -> ChecksumFields {
+        let mut f = ChecksumFields::default();
+        if let Some(slot) = f.slot(algorithm) {
+            *slot = Some(value.to_owned());
+        }
+        f
+    }
+
+    pub fn get(&self, algorithm: &str) -> Option<&str> {
+        match algorithm {
+            "CRC32" => self.crc32.as_deref(),
+            "CRC32C" => self.crc32c.as_deref(),
+            "CRC64NVME" => self.crc64nvme.as_deref(),
+            "SHA1" => self.sha1.as_deref(),
+            "SHA256" => self.sha256.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Every (algorithm, value) present.
+    pub fn present(&self) -> Vec<(&'static str, &str)> {
+        ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+            .into_iter()
+            .filter_map(|a| self.get(a).map(|v| (a, v)))
+            .collect()
+    }
+
+    fn slot(&mut self, algorithm: &str) -> Option<&mut Option<String>> {
+        match algorithm {
+            "CRC32" => Some(&mut self.crc32),
+            "CRC32C" => Some(&mut self.crc32c),
+            "CRC64NVME" => Some(&mut self.crc64nvme),
+            "SHA1" => Some(&mut self.sha1),
+            "SHA256" => Some(&mut self.sha256),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename = "InitiateMultipartUploadResult")]
+pub struct InitiateMultipartUploadResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "Bucket")]
+    pub bucket: String,
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "UploadId")]
+    pub upload_id: String,
+}
+
+/// CompleteMultipartUpload request.
+#[derive(Debug, Deserialize)]
+pub struct CompleteMultipartUpload {
+    #[serde(rename = "Part", default)]
+    pub parts: Vec<CompletedPart>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CompletedPart {
+    #[serde(rename = "PartNumber")]
+    pub part_number: u32,
+    #[serde(rename = "ETag", default)]
+    pub etag: String,
+    #[serde(rename = "ChecksumCRC32", default)]
+    pub checksum_crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", default)]
+    pub checksum_crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", default)]
+    pub checksum_crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", default)]
+    pub checksum_sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", default)]
+    pub checksum_sha256: Option<String>,
+}
+
+checksum_fields_of!(CompletedPart);
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename = "CompleteMultipartUploadResult")]
+pub struct CompleteMultipartUploadResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "Location")]
+    pub location: String,
+    #[serde(rename = "Bucket")]
+    pub bucket: String,
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none")]
+    pub checksum_crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none")]
+    pub checksum_crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
+    pub checksum_crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none")]
+    pub checksum_sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+    #[serde(rename = "ChecksumType", skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+}
+
+checksum_fields_of!(CompleteMultipartUploadResult);
+
+#[derive(Debug, Serialize)]
+#[serde(rename = "CopyPartResult")]
+pub struct CopyPartResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "LastModified")]
+    pub last_modified: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct PartEntry {
+    #[serde(rename = "PartNumber")]
+    pub part_number: u16,
+    #[serde(rename = "LastModified")]
+    pub last_modified: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    #[serde(rename = "Size")]
+    pub size: u64,
+    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none")]
+    pub checksum_crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none")]
+    pub checksum_crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
+    pub checksum_crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none")]
+    pub checksum_sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+}
+
+checksum_fields_of!(PartEntry);
+
+#[derive(Debug, Serialize)]
+#[serde(rename = "ListPartsResult")]
+pub struct ListPartsResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "Bucket")]
+    pub bucket: String,
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "UploadId")]
+    pub upload_id: String,
+    #[serde(rename = "Initiator")]
+    pub initiator: Owner,
+    #[serde(rename = "Owner")]
+    pub owner: Owner,
+    #[serde(rename = "StorageClass")]
+    pub storage_class: &'static str,
+    #[serde(rename = "PartNumberMarker")]
+    pub part_number_marker: u16,
+    #[serde(
+        rename = "NextPartNumberMarker",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_part_number_marker: Option<u16>,
+    #[serde(rename = "MaxParts")]
+    pub max_parts: usize,
+    #[serde(rename = "IsTruncated")]
+    pub is_truncated: bool,
+    #[serde(rename = "ChecksumAlgorithm", skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<String>,
+    #[serde(rename = "ChecksumType", skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+    #[serde(rename = "Part")]
+    pub parts: Vec<PartEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadEntry {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "UploadId")]
+    pub upload_id: String,
+    #[serde(rename = "Initiator")]
+    pub initiator: Owner,
+    #[serde(rename = "Owner")]
+    pub owner: Owner,
+    #[serde(rename = "StorageClass")]
+    pub storage_class: &'static str,
+    #[serde(rename = "Initiated")]
+    pub initiated: String,
+    #[serde(rename = "ChecksumAlgorithm", skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<String>,
+    #[serde(rename = "ChecksumType", skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename = "ListMultipartUploadsResult")]
+pub struct ListMultipartUploadsResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "Bucket")]
+    pub bucket: String,
+    #[serde(rename = "KeyMarker")]
+    pub key_marker: String,
+    #[serde(rename = "UploadIdMarker")]
+    pub upload_id_marker: String,
+    #[serde(rename = "NextKeyMarker", skip_serializing_if = "Option::is_none")]
+    pub next_key_marker: Option<String>,
+    #[serde(rename = "NextUploadIdMarker", skip_serializing_if = "Option::is_none")]
+    pub next_upload_id_marker: Option<String>,
+    #[serde(rename = "Prefix")]
+    pub prefix: String,
+    #[serde(rename = "Delimiter", skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    #[serde(rename = "MaxUploads")]
+    pub max_uploads: usize,
+    #[serde(rename = "IsTruncated")]
+    pub is_truncated: bool,
+    #[serde(rename = "EncodingType", skip_serializing_if = "Option::is_none")]
+    pub encoding_type: Option<&'static str>,
+    #[serde(rename = "Upload")]
+    pub uploads: Vec<UploadEntry>,
+    #[serde(rename = "CommonPrefixes")]
+    pub common_prefixes: Vec<CommonPrefix>,
+}

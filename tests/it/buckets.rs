@@ -111,7 +111,7 @@ async fn unbuilt_operations_answer_not_implemented() {
     c.request(Method::GET, "/bucket-one?versioning", &[], Bytes::new())
         .await
         .assert_error(501, "NotImplemented");
-    c.request(Method::POST, "/bucket-one/key?uploads", &[], Bytes::new())
+    c.request(Method::POST, "/bucket-one/key?restore", &[], Bytes::new())
         .await
         .assert_error(501, "NotImplemented");
     c.request(Method::PATCH, "/bucket-one/key", &[], Bytes::new())

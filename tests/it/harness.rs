@@ -166,6 +166,8 @@ pub enum Payload {
     Signed,
     /// x-amz-content-sha256: UNSIGNED-PAYLOAD.
     Unsigned,
+    /// x-amz-content-sha256 carries this value (the STREAMING-* forms).
+    Declared(&'static str),
 }
 
 pub struct S3Client {
@@ -247,6 +249,7 @@ impl S3Client {
         let signable_body = match payload {
             Payload::Signed => SignableBody::Bytes(&body),
             Payload::Unsigned => SignableBody::UnsignedPayload,
+            Payload::Declared(value) => SignableBody::Precomputed(value.to_string()),
         };
         let identity = self.identity();
         let params = v4::SigningParams::builder()

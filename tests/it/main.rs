@@ -6,5 +6,7 @@ mod buckets;
 mod harness;
 mod limits;
 mod listing;
+mod multipart;
 mod objects;
 mod recovery;
+mod streaming;

@@ -34,8 +34,8 @@ async fn overwritten_and_deleted_bodies_are_collected() {
         .unwrap()
         .body
     {
-        BodyRef::Chunks { blob_id, .. } => blob_id,
-        BodyRef::Inline(_) => panic!("expected chunks"),
+        BodyRef::Chunks(blob) => blob.blob_id,
+        other => panic!("expected chunks, got {other:?}"),
     };
     let first = blob_of(&store);
     c.put("gc-test", "k", pattern(200_000, 2)).await.assert_ok();
