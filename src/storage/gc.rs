@@ -1,13 +1,13 @@
 //! Start-up recovery and the garbage collector: blobs move `pending` → `gc` when their writer
 //! dies, and `gc` entries have their chunk range deleted once no reader holds them. Only the
-//! small `pending`/`gc` trees and one blob's key range are ever iterated, never `chunks`.
+//! small `pending`/`gc` trees are ever iterated.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use sled::Transactional;
 
-use super::keys::{blob_id_of, blob_key, chunk_key};
+use super::keys::{blob_id_of, blob_key};
 use super::{now_ms, Inner, StorageResult, Store};
 
 /// How often the collector looks even when nobody woke it (entries waiting for `gc_delay`).
@@ -54,7 +54,7 @@ impl Store {
         self.inner.gc_wake.notify_one();
     }
 
-    /// Deletes the chunks of every gc entry older than `min_age` that no reader holds.
+    /// Deletes the file of every gc entry older than `min_age` that no reader holds.
     /// Returns how many blobs were reclaimed. Idempotent: a crash midway repeats the work.
     pub fn collect_garbage(&self, min_age: Duration) -> StorageResult<usize> {
         let cutoff = now_ms() - min_age.as_millis() as i64;
@@ -72,10 +72,7 @@ impl Store {
             if enqueued > cutoff || self.is_being_read(blob_id) {
                 continue;
             }
-            let range = chunk_key(blob_id, 0)..=chunk_key(blob_id, u32::MAX);
-            for chunk in self.inner.chunks.range(range).keys() {
-                self.inner.chunks.remove(chunk?)?;
-            }
+            self.inner.blobs.remove(blob_id)?;
             self.inner.gc.remove(&key)?;
             reclaimed += 1;
         }
@@ -153,18 +150,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blob_id = {
             let store = Store::open(dir.path(), options()).unwrap();
-            // What a process that died mid-PUT leaves: a pending entry and some chunks.
+            // What a process that died mid-PUT leaves: a pending entry and a partial file.
             let blob_id = store.inner.db.generate_id().unwrap();
-            store
-                .inner
-                .pending
-                .insert(blob_key(blob_id), &0i64.to_be_bytes())
-                .unwrap();
-            store
-                .inner
-                .chunks
-                .insert(chunk_key(blob_id, 0), vec![1u8; 1024])
-                .unwrap();
+            store.inner.pending.insert(blob_key(blob_id), &0i64.to_be_bytes()).unwrap();
+            std::fs::write(store.inner.blobs.path(blob_id), vec![1u8; 1024]).unwrap();
             store.flush().unwrap();
             blob_id
         };

@@ -25,13 +25,6 @@ pub fn blob_key(blob_id: u64) -> [u8; 8] {
     blob_id.to_be_bytes()
 }
 
-pub fn chunk_key(blob_id: u64, index: u32) -> [u8; 12] {
-    let mut k = [0u8; 12];
-    k[..8].copy_from_slice(&blob_id.to_be_bytes());
-    k[8..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
 pub fn blob_id_of(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(..8)?.try_into().ok()?))
 }
@@ -67,8 +60,8 @@ mod tests {
     }
 
     #[test]
-    fn chunk_keys_group_by_blob() {
-        assert!(chunk_key(1, u32::MAX) < chunk_key(2, 0));
-        assert_eq!(blob_id_of(&chunk_key(7, 3)), Some(7));
+    fn blob_keys_round_trip() {
+        assert_eq!(blob_id_of(&blob_key(7)), Some(7));
+        assert!(blob_key(1) < blob_key(256));
     }
 }

@@ -1,6 +1,6 @@
-//! The only module that names sled. It owns the trees, the record encodings, the chunked blob
-//! bodies and the commit protocol of design/storage.md: pending → chunks → one transaction →
-//! flush. Functions here are synchronous; bulk body IO is called through [`blocking`] so the
+//! The only module that names sled. It owns the trees, the record encodings, the blob bodies
+//! (inline, or one file each: see `blobs`) and the commit protocol of design/storage.md:
+//! pending → body written → one transaction → flush. Functions here are synchronous; bulk body IO is called through [`blocking`] so the
 //! async workers never wait on sled, while tiny metadata reads are made directly.
 //!
 //! Seam for events: the event outbox tree joins the object commit transaction
@@ -37,6 +37,8 @@ const SCHEMA_VERSION: u32 = 1;
 pub enum StorageError {
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),
+    #[error("blob file: {0}")]
+    Io(#[from] std::io::Error),
     #[error("record encoding: {0}")]
     Codec(#[from] postcard::Error),
     #[error("corrupt store: {0}")]
@@ -57,7 +59,7 @@ pub enum Durability {
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub durability: Durability,
-    /// How long a dead blob waits before its chunks are deleted, so streaming GETs that
+    /// How long a dead blob waits before its file is deleted, so streaming GETs that
     /// started before an overwrite can finish.
     pub gc_delay: Duration,
     pub cache_capacity: u64,
@@ -84,7 +86,7 @@ struct Inner {
     meta: sled::Tree,
     buckets: sled::Tree,
     objects: sled::Tree,
-    chunks: sled::Tree,
+    blobs: blobs::BlobDir,
     pending: sled::Tree,
     gc: sled::Tree,
     uploads: sled::Tree,
@@ -105,7 +107,7 @@ impl Store {
     /// Opens (or creates) the store under `dir`, then runs start-up recovery: every blob still
     /// `pending` belonged to a request that died with the previous process, so it goes to gc.
     pub fn open(dir: &Path, options: StoreOptions) -> StorageResult<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::Sled(e.into()))?;
+        std::fs::create_dir_all(dir)?;
         let db = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(options.cache_capacity)
@@ -116,7 +118,7 @@ impl Store {
             meta: tree("meta")?,
             buckets: tree("buckets")?,
             objects: tree("objects")?,
-            chunks: tree("chunks")?,
+            blobs: blobs::BlobDir::open(dir.join("blobs"))?,
             pending: tree("pending")?,
             gc: tree("gc")?,
             uploads: tree("uploads")?,

@@ -138,6 +138,7 @@ impl Store {
         record: &PartRecord,
         mut writer: BlobWriter,
     ) -> StorageResult<UploadOutcome<()>> {
+        writer.finish()?;
         let pkey = part_key(upload_id, part_number);
         let value = encode(record)?;
         let pending_key = blob_key(writer.blob_id());

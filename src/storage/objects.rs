@@ -62,6 +62,9 @@ impl Store {
     ) -> StorageResult<ObjectCommit> {
         let okey = object_key(bucket, key);
         let value = encode(record)?;
+        if let NewBody::Blob(writer) = &mut body {
+            writer.finish()?;
+        }
         let pending_key = match &body {
             NewBody::Blob(writer) => Some(blob_key(writer.blob_id())),
             NewBody::Inline => None,

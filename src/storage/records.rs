@@ -38,13 +38,11 @@ pub struct StoredChecksum {
     pub kind: String,
 }
 
-/// A body stored as chunks in the `chunks` tree.
+/// A body stored as a blob file.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BlobRef {
     pub blob_id: u64,
     pub size: u64,
-    /// Every chunk but the last has this many bytes.
-    pub chunk_size: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
