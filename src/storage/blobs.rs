@@ -72,13 +72,29 @@ impl BlobWriter {
     pub fn begin(store: &Store) -> StorageResult<BlobWriter> {
         let blob_id = store.inner.db.generate_id()?;
         // Listed as pending before the file exists: after a crash every file has an owner.
-        store.inner.pending.insert(blob_key(blob_id), &now_ms().to_be_bytes())?;
-        let file = OpenOptions::new().write(true).create(true).truncate(true).open(store.inner.blobs.path(blob_id))?;
-        Ok(BlobWriter { store: store.clone(), blob_id, file: Some(file), size: 0, committed: false })
+        store
+            .inner
+            .pending
+            .insert(blob_key(blob_id), &now_ms().to_be_bytes())?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(store.inner.blobs.path(blob_id))?;
+        Ok(BlobWriter {
+            store: store.clone(),
+            blob_id,
+            file: Some(file),
+            size: 0,
+            committed: false,
+        })
     }
 
     pub fn append(&mut self, data: &[u8]) -> StorageResult<()> {
-        self.file.as_mut().ok_or_else(|| StorageError::Corrupt("blob already finished".into()))?.write_all(data)?;
+        self.file
+            .as_mut()
+            .ok_or_else(|| StorageError::Corrupt("blob already finished".into()))?
+            .write_all(data)?;
         self.size += data.len() as u64;
         Ok(())
     }
@@ -88,7 +104,10 @@ impl BlobWriter {
     }
 
     pub fn blob_ref(&self) -> BlobRef {
-        BlobRef { blob_id: self.blob_id, size: self.size }
+        BlobRef {
+            blob_id: self.blob_id,
+            size: self.size,
+        }
     }
 
     pub fn body_ref(&self) -> BodyRef {
@@ -134,7 +153,12 @@ pub struct ReadGuard {
 
 impl Drop for ReadGuard {
     fn drop(&mut self) {
-        let mut readers = self.store.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut readers = self
+            .store
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for id in &self.blob_ids {
             if let Some(n) = readers.get_mut(id) {
                 *n -= 1;
@@ -155,16 +179,28 @@ impl Store {
         for id in &blob_ids {
             *readers.entry(*id).or_insert(0) += 1;
         }
-        ReadGuard { store: self.clone(), blob_ids }
+        ReadGuard {
+            store: self.clone(),
+            blob_ids,
+        }
     }
 
     pub(crate) fn is_being_read(&self, blob_id: u64) -> bool {
-        self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&blob_id)
+        self.inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&blob_id)
     }
 
     /// Feeds the bytes of `range` (end exclusive) of `body` to `send`, piece by piece; stops
     /// early when `send` returns false (the client went away).
-    pub fn stream_range(&self, body: &BodyRef, range: Range<u64>, mut send: impl FnMut(Bytes) -> bool) -> StorageResult<()> {
+    pub fn stream_range(
+        &self,
+        body: &BodyRef,
+        range: Range<u64>,
+        mut send: impl FnMut(Bytes) -> bool,
+    ) -> StorageResult<()> {
         match body {
             BodyRef::Inline(data) => {
                 let slice = &data[range.start as usize..range.end as usize];
@@ -181,7 +217,9 @@ impl Store {
                     let part_end = part_start + part.size;
                     let from = range.start.max(part_start);
                     let to = range.end.min(part_end);
-                    if from < to && !self.stream_blob(part, from - part_start..to - part_start, &mut send)? {
+                    if from < to
+                        && !self.stream_blob(part, from - part_start..to - part_start, &mut send)?
+                    {
                         break;
                     }
                     part_start = part_end;
@@ -192,15 +230,21 @@ impl Store {
     }
 
     /// Streams `range` of one blob; false when `send` asked to stop.
-    fn stream_blob(&self, blob: &BlobRef, range: Range<u64>, send: &mut impl FnMut(Bytes) -> bool) -> StorageResult<bool> {
+    fn stream_blob(
+        &self,
+        blob: &BlobRef,
+        range: Range<u64>,
+        send: &mut impl FnMut(Bytes) -> bool,
+    ) -> StorageResult<bool> {
         let file = File::open(self.inner.blobs.path(blob.blob_id))
             .map_err(|e| StorageError::Corrupt(format!("blob {} unreadable: {e}", blob.blob_id)))?;
         let mut pos = range.start;
         while pos < range.end {
             let len = ((range.end - pos) as usize).min(CHUNK_SIZE);
             let mut buf = BytesMut::zeroed(len);
-            file.read_exact_at(&mut buf, pos)
-                .map_err(|e| StorageError::Corrupt(format!("blob {} short at {pos}: {e}", blob.blob_id)))?;
+            file.read_exact_at(&mut buf, pos).map_err(|e| {
+                StorageError::Corrupt(format!("blob {} short at {pos}: {e}", blob.blob_id))
+            })?;
             pos += len as u64;
             if !send(buf.freeze()) {
                 return Ok(false);
@@ -210,7 +254,12 @@ impl Store {
     }
 
     /// Copies `range` of a body into a fresh blob, showing each piece to `inspect` (hashing).
-    pub fn copy_range(&self, body: &BodyRef, range: Range<u64>, mut inspect: impl FnMut(&[u8])) -> StorageResult<BlobWriter> {
+    pub fn copy_range(
+        &self,
+        body: &BodyRef,
+        range: Range<u64>,
+        mut inspect: impl FnMut(&[u8]),
+    ) -> StorageResult<BlobWriter> {
         let mut writer = BlobWriter::begin(self)?;
         let mut failure = None;
         self.stream_range(body, range, |piece| {
@@ -230,7 +279,11 @@ impl Store {
     }
 
     /// Copies a body into a fresh blob (CopyObject). Inline bodies stay inline.
-    pub fn copy_body(&self, body: &BodyRef, size: u64) -> StorageResult<(BodyRef, Option<BlobWriter>)> {
+    pub fn copy_body(
+        &self,
+        body: &BodyRef,
+        size: u64,
+    ) -> StorageResult<(BodyRef, Option<BlobWriter>)> {
         if let BodyRef::Inline(data) = body {
             return Ok((BodyRef::Inline(data.clone()), None));
         }

@@ -152,7 +152,11 @@ mod tests {
             let store = Store::open(dir.path(), options()).unwrap();
             // What a process that died mid-PUT leaves: a pending entry and a partial file.
             let blob_id = store.inner.db.generate_id().unwrap();
-            store.inner.pending.insert(blob_key(blob_id), &0i64.to_be_bytes()).unwrap();
+            store
+                .inner
+                .pending
+                .insert(blob_key(blob_id), &0i64.to_be_bytes())
+                .unwrap();
             std::fs::write(store.inner.blobs.path(blob_id), vec![1u8; 1024]).unwrap();
             store.flush().unwrap();
             blob_id
