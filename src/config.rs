@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::Credential;
+use crate::events::handlers::BuiltinSpec;
+use crate::events::EventsConfig;
 use crate::storage::{Durability, StoreOptions};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
@@ -30,6 +32,12 @@ pub struct Config {
     pub header_timeout: Duration,
     /// A request body that sends nothing for this long is cut off (RequestTimeout).
     pub body_idle_timeout: Duration,
+    /// Trigger delivery settings.
+    pub events: EventsConfig,
+    /// Built-in handlers declared by `--function NAME=KIND:SPEC`.
+    pub functions: Vec<(String, BuiltinSpec)>,
+    /// Deterministic test mode: a write that fires events answers only after they were delivered.
+    pub deliver_before_response: bool,
 }
 
 impl Default for Config {
@@ -46,11 +54,19 @@ impl Default for Config {
             store: StoreOptions::default(),
             header_timeout: Duration::from_secs(30),
             body_idle_timeout: Duration::from_secs(60),
+            events: EventsConfig::default(),
+            functions: Vec::new(),
+            deliver_before_response: false,
         }
     }
 }
 
 impl Config {
+    /// The URL handlers use to call back into this server.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.listen)
+    }
+
     pub fn durability(mut self, durability: Durability) -> Self {
         self.store.durability = durability;
         self

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod s3;
 pub mod storage;
@@ -34,24 +35,41 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub credentials: Credentials,
+    pub events: events::Events,
 }
 
-impl AppState {
-    pub fn new(config: Config, store: Store) -> AppState {
-        let credentials = Credentials::new(&config.credentials);
-        AppState {
-            config,
-            store,
-            credentials,
-        }
-    }
-}
-
-/// Opens the store of `config` (with start-up recovery and the gc task) and builds the state.
+/// Opens the store of `config` (with start-up recovery and the gc task), registers the
+/// configured built-in handlers and starts the event dispatcher (which redelivers whatever
+/// the outbox still holds). Call it inside a tokio runtime, with `config.listen` set to the
+/// address actually bound (handlers call back there).
 pub fn open(config: Config) -> Result<Arc<AppState>, storage::StorageError> {
     let store = Store::open(&config.data_dir, config.store.clone())?;
     store.spawn_gc();
-    Ok(Arc::new(AppState::new(config, store)))
+    let registry = Arc::new(events::Registry::new());
+    let first = config.credentials.first();
+    let callback = events::handlers::CallbackEnv {
+        endpoint: config.endpoint(),
+        access_key: first.map(|c| c.access_key.clone()).unwrap_or_default(),
+        secret_key: first.map(|c| c.secret_key.clone()).unwrap_or_default(),
+        region: config.region.clone(),
+    };
+    for (name, spec) in &config.functions {
+        registry.register(name, events::handlers::builtin(spec, &callback));
+    }
+    let dispatcher =
+        events::Dispatcher::new(store.clone(), registry.clone(), config.events.clone());
+    dispatcher.spawn();
+    let credentials = Credentials::new(&config.credentials);
+    let events = events::Events {
+        registry,
+        dispatcher,
+    };
+    Ok(Arc::new(AppState {
+        config,
+        store,
+        credentials,
+        events,
+    }))
 }
 
 /// Serves S3 on `listener` until `shutdown` resolves, then flushes the store.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use lambucket::auth::Credential;
 use lambucket::config::{self, Config};
+use lambucket::events::handlers::BuiltinSpec;
 use lambucket::storage::Durability;
 
 #[derive(Parser)]
@@ -56,6 +57,26 @@ struct ServeArgs {
     /// Base domain for virtual-hosted-style requests (bucket.<domain>).
     #[arg(long, env = "LAMBUCKET_DOMAIN", default_value = "localhost")]
     domain: String,
+    /// A trigger handler, NAME=KIND:SPEC with KIND command, webhook or jsonl
+    /// (e.g. `update-prefs=command:python3 prefs.py`); repeatable.
+    #[arg(long = "function", env = "LAMBUCKET_FUNCTION", value_parser = parse_function)]
+    functions: Vec<(String, BuiltinSpec)>,
+    /// Account id in function ARNs (arn:aws:lambda:REGION:ACCOUNT:function:NAME).
+    #[arg(long, env = "LAMBUCKET_ACCOUNT", default_value = "000000000000")]
+    account: String,
+    /// Retries after a failed delivery, 0 to 2 (Lambda's MaximumRetryAttempts).
+    #[arg(long, env = "LAMBUCKET_MAX_RETRY_ATTEMPTS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=2))]
+    max_retry_attempts: u32,
+    /// Multiplies trigger retry waits (1 = Lambda's 1 and 2 minutes); small values for tests.
+    #[arg(long, env = "LAMBUCKET_EVENT_TIME_SCALE", default_value_t = 1.0)]
+    event_time_scale: f64,
+    /// Answer a write only after the triggers it fired have run (deterministic tests).
+    #[arg(long, env = "LAMBUCKET_SYNC_DELIVERY")]
+    sync_delivery: bool,
+}
+
+fn parse_function(decl: &str) -> Result<(String, BuiltinSpec), String> {
+    lambucket::events::handlers::parse_function(decl)
 }
 
 fn main() -> std::process::ExitCode {
@@ -100,16 +121,24 @@ fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         region: args.region,
         credentials,
         base_domain: args.domain,
+        functions: args.functions,
+        deliver_before_response: args.sync_delivery,
         ..Config::default()
     }
     .durability(durability);
+    let mut config = config;
+    config.events.account = args.account;
+    config.events.max_retry_attempts = args.max_retry_attempts;
+    config.events.time_scale = args.event_time_scale;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let mut config = config;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        config.listen = addr;
         let state = lambucket::open(config)?;
         print_banner(&state.config, addr);
         lambucket::serve(listener, state, shutdown_signal()).await?;
@@ -125,6 +154,13 @@ fn print_banner(config: &Config, addr: SocketAddr) {
     println!("  region:     {}", config.region);
     println!("  access key: {}", cred.access_key);
     println!("  secret key: {}", cred.secret_key);
+    for (name, spec) in &config.functions {
+        let arn = format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            config.region, config.events.account
+        );
+        println!("  function:   {arn} ({spec:?})");
+    }
     println!("Try:");
     println!(
         "  AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} aws --endpoint-url http://{addr} --region {} s3 mb s3://my-bucket",

@@ -29,6 +29,8 @@ pub enum Op {
     AbortMultipartUpload,
     ListParts,
     ListMultipartUploads,
+    PutBucketNotificationConfiguration,
+    GetBucketNotificationConfiguration,
     /// A real S3 operation Lambucket does not implement yet; answered with NotImplemented.
     Unimplemented(&'static str),
 }
@@ -50,7 +52,6 @@ const UNIMPLEMENTED_SUBRESOURCES: &[(&str, &str)] = &[
     ("policyStatus", "Bucket policy status"),
     ("cors", "Bucket CORS"),
     ("lifecycle", "Bucket lifecycle"),
-    ("notification", "Bucket notifications"),
     ("website", "Bucket websites"),
     ("logging", "Bucket logging"),
     ("encryption", "Bucket encryption"),
@@ -114,6 +115,12 @@ pub fn route(
     } else if key.is_empty() {
         match (method, unimplemented) {
             (&Method::GET, _) if query.has("location") => Op::GetBucketLocation,
+            (&Method::GET, _) if query.has("notification") => {
+                Op::GetBucketNotificationConfiguration
+            }
+            (&Method::PUT, _) if query.has("notification") => {
+                Op::PutBucketNotificationConfiguration
+            }
             (&Method::POST, _) if query.has("delete") => Op::DeleteObjects,
             (_, Some(what)) => Op::Unimplemented(what),
             (&Method::GET, None) if query.has("uploads") => Op::ListMultipartUploads,

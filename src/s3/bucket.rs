@@ -56,6 +56,7 @@ pub async fn create_bucket(state: &AppState, mut req: S3Request) -> S3Result<S3R
     let record = BucketRecord {
         created_ms: now_ms(),
         region,
+        notification: None,
     };
     if !state.store.create_bucket(&req.bucket, &record)? {
         return Err(

@@ -7,6 +7,7 @@ pub mod headers;
 mod ingest;
 mod list;
 mod multipart;
+mod notification;
 mod object;
 
 use std::net::IpAddr;
@@ -77,6 +78,12 @@ pub async fn handle(state: &AppState, op: Op, req: S3Request) -> S3Result<S3Resp
         Op::AbortMultipartUpload => multipart::abort_multipart_upload(state, req).await,
         Op::ListParts => multipart::list_parts(state, req).await,
         Op::ListMultipartUploads => multipart::list_multipart_uploads(state, req).await,
+        Op::PutBucketNotificationConfiguration => {
+            notification::put_bucket_notification_configuration(state, req).await
+        }
+        Op::GetBucketNotificationConfiguration => {
+            notification::get_bucket_notification_configuration(state, req).await
+        }
         Op::Unimplemented(what) => Err(S3Error::not_implemented(what)),
     }
 }

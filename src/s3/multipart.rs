@@ -10,6 +10,7 @@ use super::checksum::{
 };
 use super::headers::{self, check_conditions, quoted_etag, Conditions};
 use super::ingest::receive_upload;
+use super::notification::{after_commit, events_for};
 use super::object::{parse_copy_source, read_object};
 use super::{existing_bucket, owner, S3Request, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -385,13 +386,27 @@ pub async fn complete_multipart_upload(
     };
     let chosen_ids: Vec<(u16, u64)> = chosen.iter().map(|(n, p)| (*n, p.blob.blob_id)).collect();
     let all_ids: Vec<(u16, u64)> = stored.iter().map(|(n, p)| (*n, p.blob.blob_id)).collect();
+    let bucket = existing_bucket(state, &req.bucket)?;
+    let events = events_for(
+        state,
+        &bucket,
+        &req,
+        "ObjectCreated:CompleteMultipartUpload",
+        &req.key,
+        Some((record.size, &record.etag)),
+    )?;
+    let recorded = !events.is_empty();
     let store = state.store.clone();
     let id = upload_id.clone();
-    let outcome =
-        blocking(move || store.complete_upload(&id, &chosen_ids, &all_ids, &record, &completed))
-            .await?;
+    let outcome = blocking(move || {
+        store.complete_upload(&id, &chosen_ids, &all_ids, &record, &completed, &events)
+    })
+    .await?;
     match outcome {
-        UploadOutcome::Done(()) => state.store.make_durable().await?,
+        UploadOutcome::Done(()) => {
+            state.store.make_durable().await?;
+            after_commit(state, recorded).await;
+        }
         UploadOutcome::NoSuchBucket => return Err(S3Error::no_such_bucket(&req.bucket)),
         UploadOutcome::NoSuchUpload => return Err(no_such_upload(&upload_id)),
         UploadOutcome::PartChanged => return Err(invalid_part(0)),

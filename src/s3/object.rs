@@ -9,10 +9,14 @@ use super::checksum;
 use super::checksum::DEFAULT_ALGORITHM;
 use super::headers::{self, check_conditions, quoted_etag, write_object_headers, Conditions};
 use super::ingest::receive_upload;
+use super::notification::{after_commit, events_for};
 use super::{existing_bucket, S3Request, MAX_KEY_BYTES, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::response::{empty, set_header, xml, ResponseBody, S3Response};
-use crate::storage::{blocking, BodyRef, CommitCondition, NewBody, ObjectCommit, ObjectRecord};
+use crate::storage::{
+    blocking, BodyRef, BucketRecord, CommitCondition, NewBody, ObjectCommit, ObjectRecord,
+    OutboxEntry,
+};
 use crate::time_fmt::{iso8601_ms, now_ms};
 use crate::xml::{self as doc, S3_NAMESPACE};
 use crate::AppState;
@@ -52,17 +56,27 @@ pub(super) async fn commit(
     record: ObjectRecord,
     body: NewBody,
     condition: CommitCondition,
+    events: Vec<OutboxEntry>,
 ) -> S3Result<ObjectRecord> {
     let store = state.store.clone();
     let (bucket_owned, key_owned) = (bucket.to_owned(), key.to_owned());
+    let recorded = !events.is_empty();
     let (outcome, record) = blocking(move || {
-        let outcome = store.commit_object(&bucket_owned, &key_owned, &record, body, &condition);
+        let outcome = store.commit_object(
+            &bucket_owned,
+            &key_owned,
+            &record,
+            body,
+            &condition,
+            &events,
+        );
         (outcome, record)
     })
     .await;
     match outcome? {
         ObjectCommit::Done(_) => {
             state.store.make_durable().await?;
+            after_commit(state, recorded).await;
             Ok(record)
         }
         ObjectCommit::NoSuchBucket => Err(S3Error::no_such_bucket(bucket)),
@@ -71,7 +85,7 @@ pub(super) async fn commit(
 }
 
 pub async fn put_object(state: &AppState, mut req: S3Request) -> S3Result<S3Response> {
-    existing_bucket(state, &req.bucket)?;
+    let bucket = existing_bucket(state, &req.bucket)?;
     let content_headers = headers::content_headers(&req.headers);
     let user_metadata = headers::user_metadata(&req.headers)?;
     let condition = write_condition(&req);
@@ -85,6 +99,14 @@ pub async fn put_object(state: &AppState, mut req: S3Request) -> S3Result<S3Resp
         checksum: Some(ingested.stored_checksum()),
         body: ingested.body_ref,
     };
+    let events = events_for(
+        state,
+        &bucket,
+        &req,
+        "ObjectCreated:Put",
+        &req.key,
+        Some((record.size, &record.etag)),
+    )?;
     let record = commit(
         state,
         &req.bucket,
@@ -92,6 +114,7 @@ pub async fn put_object(state: &AppState, mut req: S3Request) -> S3Result<S3Resp
         record,
         ingested.body,
         condition,
+        events,
     )
     .await?;
     let mut resp = empty(StatusCode::OK);
@@ -226,17 +249,26 @@ pub async fn get_object(state: &AppState, req: S3Request, with_body: bool) -> S3
 
 pub async fn delete_object(state: &AppState, req: S3Request) -> S3Result<S3Response> {
     check_version_id(&req)?;
-    delete_one(state, &req.bucket, &req.key).await?;
+    let bucket = existing_bucket(state, &req.bucket)?;
+    delete_one(state, &bucket, &req, &req.key).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 /// Deletes one key (absent is fine, as in S3); NoSuchBucket when the bucket is gone.
-async fn delete_one(state: &AppState, bucket: &str, key: &str) -> S3Result<()> {
+async fn delete_one(
+    state: &AppState,
+    bucket_rec: &BucketRecord,
+    req: &S3Request,
+    key: &str,
+) -> S3Result<()> {
+    let bucket = req.bucket.as_str();
+    let events = events_for(state, bucket_rec, req, "ObjectRemoved:Delete", key, None)?;
     let store = state.store.clone();
     let (b, k) = (bucket.to_owned(), key.to_owned());
-    match blocking(move || store.delete_object(&b, &k)).await? {
-        ObjectCommit::Done(_) => {
+    match blocking(move || store.delete_object(&b, &k, &events)).await? {
+        ObjectCommit::Done(old) => {
             state.store.make_durable().await?;
+            after_commit(state, old.is_some()).await;
             Ok(())
         }
         ObjectCommit::NoSuchBucket => Err(S3Error::no_such_bucket(bucket)),
@@ -245,7 +277,7 @@ async fn delete_one(state: &AppState, bucket: &str, key: &str) -> S3Result<()> {
 }
 
 pub async fn delete_objects(state: &AppState, mut req: S3Request) -> S3Result<S3Response> {
-    existing_bucket(state, &req.bucket)?;
+    let bucket = existing_bucket(state, &req.bucket)?;
     let md5 = content_md5(&req)?;
     let requested = checksum::requested(&req.headers)?;
     if md5.is_none() && requested.as_ref().is_none_or(|r| r.expected.is_none()) {
@@ -283,7 +315,7 @@ pub async fn delete_objects(state: &AppState, mut req: S3Request) -> S3Result<S3
             _ if object.key.len() > MAX_KEY_BYTES => {
                 Err(S3Error::new(S3ErrorCode::KeyTooLongError))
             }
-            _ => delete_one(state, &req.bucket, &object.key).await,
+            _ => delete_one(state, &bucket, &req, &object.key).await,
         };
         match outcome {
             Ok(()) if request.quiet => {}
@@ -327,7 +359,7 @@ pub(super) fn parse_copy_source(value: &str) -> S3Result<(String, String)> {
 
 pub async fn copy_object(state: &AppState, req: S3Request) -> S3Result<S3Response> {
     let (src_bucket, src_key) = parse_copy_source(req.header("x-amz-copy-source").unwrap_or(""))?;
-    existing_bucket(state, &req.bucket)?;
+    let bucket = existing_bucket(state, &req.bucket)?;
     let (source, guard) = read_object(state, &src_bucket, &src_key)?;
     check_conditions(&req.headers, &source, Conditions::CopySource)?;
     let replace = match req
@@ -374,6 +406,14 @@ pub async fn copy_object(state: &AppState, req: S3Request) -> S3Result<S3Respons
         body: body_ref,
     };
     let new_body = writer.map_or(NewBody::Inline, NewBody::Blob);
+    let events = events_for(
+        state,
+        &bucket,
+        &req,
+        "ObjectCreated:Copy",
+        &req.key,
+        Some((record.size, &record.etag)),
+    )?;
     let record = commit(
         state,
         &req.bucket,
@@ -381,6 +421,7 @@ pub async fn copy_object(state: &AppState, req: S3Request) -> S3Result<S3Respons
         record,
         new_body,
         CommitCondition::None,
+        events,
     )
     .await?;
     let result = doc::CopyObjectResult {

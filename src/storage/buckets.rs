@@ -68,3 +68,26 @@ impl Store {
         Ok(DeleteBucketOutcome::Deleted)
     }
 }
+
+/// Rewrites a bucket record in place (compare-and-swap until it sticks); false when absent.
+pub(super) fn buckets_record_update(
+    store: &Store,
+    name: &str,
+    change: impl Fn(&mut BucketRecord),
+) -> StorageResult<bool> {
+    loop {
+        let Some(current) = store.inner.buckets.get(name.as_bytes())? else {
+            return Ok(false);
+        };
+        let mut record: BucketRecord = decode(&current)?;
+        change(&mut record);
+        let swapped = store.inner.buckets.compare_and_swap(
+            name.as_bytes(),
+            Some(current),
+            Some(encode(&record)?),
+        )?;
+        if swapped.is_ok() {
+            return Ok(true);
+        }
+    }
+}

@@ -8,11 +8,13 @@
 
 mod blobs;
 mod buckets;
+use buckets::buckets_record_update;
 mod gc;
 mod keys;
 mod list;
 mod multipart;
 mod objects;
+mod outbox;
 mod records;
 
 use std::collections::HashMap;
@@ -25,6 +27,7 @@ pub use buckets::DeleteBucketOutcome;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{UploadListEntry, UploadListQuery, UploadOutcome, UploadPage, UPLOAD_ID_LEN};
 pub use objects::{CommitCondition, NewBody, ObjectCommit};
+pub use outbox::OutboxEntry;
 pub use records::{
     BlobRef, BodyRef, BucketRecord, CompletedUpload, ObjectRecord, PartRecord, StoredChecksum,
     UploadRecord,
@@ -94,6 +97,10 @@ struct Inner {
     upload_index: sled::Tree,
     parts: sled::Tree,
     completed: sled::Tree,
+    /// `seq` → event record, written in the same transaction as the change it describes.
+    outbox: sled::Tree,
+    /// `seq` → event record that exhausted its delivery attempts.
+    dead_letters: sled::Tree,
     options: StoreOptions,
     /// Object commits hold it shared, DeleteBucket exclusively: a bucket can't be deleted
     /// between its emptiness check and its removal while a PUT lands in it.
@@ -125,6 +132,8 @@ impl Store {
             upload_index: tree("upload_index")?,
             parts: tree("parts")?,
             completed: tree("completed")?,
+            outbox: tree("outbox")?,
+            dead_letters: tree("dead_letters")?,
             db,
             options,
             bucket_lock: RwLock::new(()),

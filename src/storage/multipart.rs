@@ -10,6 +10,7 @@ use sled::Transactional;
 use super::blobs::BlobWriter;
 use super::keys::{after_prefix, blob_key, bucket_prefix, object_key};
 use super::list::common_prefix;
+use super::outbox::OutboxEntry;
 use super::records::{decode, encode, CompletedUpload, ObjectRecord, PartRecord, UploadRecord};
 use super::{now_ms, StorageError, StorageResult, Store};
 
@@ -204,6 +205,7 @@ impl Store {
         all_parts: &[(u16, u64)],
         record: &ObjectRecord,
         completed: &CompletedUpload,
+        events: &[OutboxEntry],
     ) -> StorageResult<UploadOutcome<()>> {
         let okey = object_key(&completed.bucket, &completed.key);
         let index = index_key(&completed.bucket, &completed.key, upload_id);
@@ -224,9 +226,10 @@ impl Store {
             &inner.parts,
             &inner.gc,
             &inner.completed,
+            &inner.outbox,
         );
         let result = trees.transaction(
-            |(buckets, objects, uploads, idx, parts, gc, completed_tree)| {
+            |(buckets, objects, uploads, idx, parts, gc, completed_tree, outbox)| {
                 if uploads.remove(upload_id.as_bytes())?.is_none() {
                     return abort(Rejection::NoSuchUpload);
                 }
@@ -253,6 +256,9 @@ impl Store {
                     }
                 }
                 completed_tree.insert(upload_id.as_bytes(), done.as_slice())?;
+                for event in events {
+                    outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
+                }
                 Ok(())
             },
         );

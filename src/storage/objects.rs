@@ -6,6 +6,7 @@ use sled::Transactional;
 
 use super::blobs::BlobWriter;
 use super::keys::{blob_key, object_key};
+use super::outbox::OutboxEntry;
 use super::records::{decode, encode, ObjectRecord};
 use super::{now_ms, StorageResult, Store};
 
@@ -59,6 +60,7 @@ impl Store {
         record: &ObjectRecord,
         mut body: NewBody,
         condition: &CommitCondition,
+        events: &[OutboxEntry],
     ) -> StorageResult<ObjectCommit> {
         let okey = object_key(bucket, key);
         let value = encode(record)?;
@@ -76,8 +78,14 @@ impl Store {
             .read()
             .unwrap_or_else(|e| e.into_inner());
         let inner = &self.inner;
-        let result = (&inner.buckets, &inner.objects, &inner.pending, &inner.gc).transaction(
-            |(buckets, objects, pending, gc)| {
+        let result = (
+            &inner.buckets,
+            &inner.objects,
+            &inner.pending,
+            &inner.gc,
+            &inner.outbox,
+        )
+            .transaction(|(buckets, objects, pending, gc, outbox)| {
                 if buckets.get(bucket.as_bytes())?.is_none() {
                     return abort(Rejection::NoSuchBucket);
                 }
@@ -99,6 +107,9 @@ impl Store {
                 if let Some(pk) = &pending_key {
                     pending.remove(pk)?;
                 }
+                for event in events {
+                    outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
+                }
                 let old = match old {
                     Some(bytes) => Some(decode::<ObjectRecord>(&bytes).map_err(abort_storage)?),
                     None => None,
@@ -109,8 +120,7 @@ impl Store {
                     }
                 }
                 Ok(old)
-            },
-        );
+            });
         let outcome = self.settle(result)?;
         if let (ObjectCommit::Done(_), NewBody::Blob(writer)) = (&outcome, &mut body) {
             writer.mark_committed();
@@ -119,7 +129,13 @@ impl Store {
     }
 
     /// Removes the object; its body goes to gc. `Done(None)` when there was nothing to delete.
-    pub fn delete_object(&self, bucket: &str, key: &str) -> StorageResult<ObjectCommit> {
+    /// `events` are recorded only when an object was actually removed.
+    pub fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        events: &[OutboxEntry],
+    ) -> StorageResult<ObjectCommit> {
         let okey = object_key(bucket, key);
         let stamp = now_ms().to_be_bytes();
         let _shared = self
@@ -128,8 +144,8 @@ impl Store {
             .read()
             .unwrap_or_else(|e| e.into_inner());
         let inner = &self.inner;
-        let result =
-            (&inner.buckets, &inner.objects, &inner.gc).transaction(|(buckets, objects, gc)| {
+        let result = (&inner.buckets, &inner.objects, &inner.gc, &inner.outbox).transaction(
+            |(buckets, objects, gc, outbox)| {
                 if buckets.get(bucket.as_bytes())?.is_none() {
                     return abort(Rejection::NoSuchBucket);
                 }
@@ -140,8 +156,12 @@ impl Store {
                 for id in old.body.blob_ids() {
                     gc.insert(&blob_key(id), &stamp)?;
                 }
+                for event in events {
+                    outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
+                }
                 Ok(Some(old))
-            });
+            },
+        );
         self.settle(result)
     }
 

@@ -25,6 +25,8 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StorageResult<T> {
 pub struct BucketRecord {
     pub created_ms: i64,
     pub region: String,
+    /// The bucket's notification configuration, as the events layer encodes it.
+    pub notification: Option<String>,
 }
 
 /// A full-object checksum as the client sent it (base64 of the digest).

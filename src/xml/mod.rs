@@ -159,3 +159,45 @@ mod multipart_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod notification_tests {
+    use super::*;
+
+    #[test]
+    fn notification_configuration_round_trips() {
+        let body = br#"<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+            <CloudFunctionConfiguration><Id>likes</Id><CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:f</CloudFunction>
+              <Event>s3:ObjectCreated:*</Event><Event>s3:ObjectRemoved:Delete</Event>
+              <Filter><S3Key><FilterRule><Name>prefix</Name><Value>events/</Value></FilterRule></S3Key></Filter>
+            </CloudFunctionConfiguration>
+            <QueueConfiguration><Queue>arn:aws:sqs:us-east-1:000000000000:q</Queue><Event>s3:ObjectCreated:Put</Event></QueueConfiguration>
+            <EventBridgeConfiguration/></NotificationConfiguration>"#;
+        let parsed: NotificationConfiguration = from_xml(body).unwrap();
+        assert_eq!(parsed.functions.len(), 1);
+        assert_eq!(
+            parsed.functions[0].events,
+            ["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"]
+        );
+        assert_eq!(
+            parsed.functions[0].filter.as_ref().unwrap().key.rules[0].value,
+            "events/"
+        );
+        assert_eq!(
+            parsed.queues[0].queue.as_deref(),
+            Some("arn:aws:sqs:us-east-1:000000000000:q")
+        );
+        assert!(parsed.event_bridge.is_some());
+        let empty: NotificationConfiguration = from_xml(b"<NotificationConfiguration/>").unwrap();
+        assert!(empty.functions.is_empty() && empty.event_bridge.is_none());
+        let mut out = parsed;
+        out.xmlns = S3_NAMESPACE;
+        let xml = to_xml(&out).unwrap();
+        assert!(xml.contains("<CloudFunctionConfiguration><Id>likes</Id><CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:f</CloudFunction><Event>s3:ObjectCreated:*</Event>"), "{xml}");
+        assert!(
+            xml.contains("<EventBridgeConfiguration/>")
+                || xml.contains("<EventBridgeConfiguration></EventBridgeConfiguration>"),
+            "{xml}"
+        );
+    }
+}

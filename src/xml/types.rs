@@ -460,3 +460,68 @@ pub struct ListMultipartUploadsResult {
     #[serde(rename = "CommonPrefixes")]
     pub common_prefixes: Vec<CommonPrefix>,
 }
+
+/// PutBucketNotificationConfiguration body and GetBucketNotificationConfiguration answer.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename = "NotificationConfiguration")]
+pub struct NotificationConfiguration {
+    #[serde(rename = "@xmlns", default, skip_deserializing)]
+    pub xmlns: &'static str,
+    #[serde(rename = "TopicConfiguration", default)]
+    pub topics: Vec<DestinationConfiguration>,
+    #[serde(rename = "QueueConfiguration", default)]
+    pub queues: Vec<DestinationConfiguration>,
+    #[serde(rename = "CloudFunctionConfiguration", default)]
+    pub functions: Vec<DestinationConfiguration>,
+    #[serde(
+        rename = "EventBridgeConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_bridge: Option<EventBridgeConfiguration>,
+}
+
+/// Empty element whose presence enables EventBridge delivery.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct EventBridgeConfiguration {}
+
+/// One Topic/Queue/CloudFunction configuration; exactly one destination element is set.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct DestinationConfiguration {
+    #[serde(rename = "Id", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "Topic", default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(rename = "Queue", default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(
+        rename = "CloudFunction",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cloud_function: Option<String>,
+    #[serde(rename = "Event", default)]
+    pub events: Vec<String>,
+    #[serde(rename = "Filter", default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<NotificationFilter>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct NotificationFilter {
+    #[serde(rename = "S3Key", default)]
+    pub key: S3KeyFilter,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct S3KeyFilter {
+    #[serde(rename = "FilterRule", default)]
+    pub rules: Vec<FilterRule>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct FilterRule {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Value")]
+    pub value: String,
+}

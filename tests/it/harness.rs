@@ -60,6 +60,8 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let mut config = config;
+        config.listen = addr;
         let state = lambucket::open(config).expect("open store");
         let (stop, stopped) = oneshot::channel::<()>();
         let serve_state = state.clone();

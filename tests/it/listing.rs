@@ -221,7 +221,14 @@ async fn pages_from_a_bucket_of_200k_keys() {
                 body: BodyRef::Inline(b"a".to_vec()),
             };
             store
-                .commit_object("huge", &key, &rec, NewBody::Inline, &CommitCondition::None)
+                .commit_object(
+                    "huge",
+                    &key,
+                    &rec,
+                    NewBody::Inline,
+                    &CommitCondition::None,
+                    &[],
+                )
                 .unwrap();
         }
     })

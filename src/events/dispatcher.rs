@@ -1,0 +1,285 @@
+//! Delivers outbox records to handlers: at least once, a bounded number at a time, each
+//! attempt timed out and traced; failures are retried with Lambda's asynchronous-invocation
+//! semantics (MaximumRetryAttempts, backoff of 1 then 2 minutes, MaximumEventAgeInSeconds),
+//! then moved to the dead letters. Records are removed only after a successful delivery, so
+//! a crash at any point means a redelivery, never a loss.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, Semaphore};
+use tracing::Instrument;
+
+use super::handlers::{Invocation, Registry};
+use super::EventsConfig;
+use crate::storage::{OutboxEntry, StorageResult, Store};
+
+/// Upper bound on the wait between scans when nothing wakes the dispatcher.
+const IDLE_SCAN: Duration = Duration::from_secs(1);
+/// Outbox records looked at per scan.
+const SCAN_BATCH: usize = 1024;
+/// Delivery attempts remembered for inspection.
+const HISTORY: usize = 1000;
+
+/// What the outbox stores for one event and one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    /// Destination ARN (or handler name).
+    pub target: String,
+    pub event_name: String,
+    pub request_id: String,
+    /// The event exactly as handlers receive it.
+    pub json: String,
+    pub created_ms: i64,
+    pub attempts: u32,
+    pub next_attempt_ms: i64,
+    pub last_error: Option<String>,
+}
+
+impl OutboxRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("outbox records serialize")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<OutboxRecord> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// One delivery attempt, for inspection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub seq: u64,
+    pub handler: String,
+    pub event_name: String,
+    pub request_id: String,
+    pub attempt: u32,
+    pub latency_ms: f64,
+    pub outcome: &'static str,
+    pub error: Option<String>,
+    pub at_ms: i64,
+}
+
+pub struct Dispatcher {
+    store: Store,
+    registry: Arc<Registry>,
+    config: EventsConfig,
+    wake: Arc<Notify>,
+    in_flight: Mutex<HashSet<u64>>,
+    permits: Arc<Semaphore>,
+    history: Mutex<VecDeque<Attempt>>,
+}
+
+fn now_ms() -> i64 {
+    crate::time_fmt::now_ms()
+}
+
+impl Dispatcher {
+    pub fn new(store: Store, registry: Arc<Registry>, config: EventsConfig) -> Arc<Dispatcher> {
+        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        Arc::new(Dispatcher {
+            store,
+            registry,
+            config,
+            wake: Arc::new(Notify::new()),
+            in_flight: Mutex::new(HashSet::new()),
+            permits,
+            history: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// Starts the delivery loop. It holds the dispatcher weakly and ends when it is dropped.
+    pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak: Weak<Dispatcher> = Arc::downgrade(self);
+        let wake = self.wake.clone();
+        tokio::spawn(async move {
+            loop {
+                let Some(dispatcher) = weak.upgrade() else {
+                    return;
+                };
+                let wait = match dispatcher.dispatch_due() {
+                    Ok(wait) => wait,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox scan failed");
+                        IDLE_SCAN
+                    }
+                };
+                drop(dispatcher);
+                let _ = tokio::time::timeout(wait, wake.notified()).await;
+            }
+        })
+    }
+
+    /// New events were committed (or a delivery finished): look at the outbox now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits until every event has been delivered or dead-lettered (tests, sync mode).
+    pub async fn drain(&self) {
+        loop {
+            self.wake();
+            let idle = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty();
+            if idle && self.store.outbox_is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The most recent delivery attempts, newest last.
+    pub fn recent_attempts(&self) -> Vec<Attempt> {
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.config.time_scale.max(0.0))
+    }
+
+    /// Lambda waits 1 minute after the first failure and 2 after the second.
+    fn backoff(&self, failed_attempts: u32) -> Duration {
+        self.scaled(Duration::from_secs(
+            60 * u64::from(failed_attempts.clamp(1, 2)),
+        ))
+    }
+
+    /// Starts deliveries for every due record; returns how long until the next one is due.
+    fn dispatch_due(self: &Arc<Self>) -> StorageResult<Duration> {
+        let now = now_ms();
+        let mut wait = IDLE_SCAN;
+        for entry in self.store.outbox_after(None, SCAN_BATCH)? {
+            let Some(record) = OutboxRecord::decode(&entry.value) else {
+                tracing::error!(
+                    seq = entry.seq,
+                    "undecodable outbox record; moving it to the dead letters"
+                );
+                self.store.outbox_to_dead_letters(&entry)?;
+                continue;
+            };
+            if record.next_attempt_ms > now {
+                wait = wait.min(Duration::from_millis((record.next_attempt_ms - now) as u64));
+                continue;
+            }
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                // All delivery slots busy: a finishing delivery wakes us.
+                break;
+            };
+            if !self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(entry.seq)
+            {
+                continue;
+            }
+            let me = self.clone();
+            let span = tracing::info_span!("deliver", seq = entry.seq, request_id = %record.request_id, target = %record.target, attempt = record.attempts + 1);
+            tokio::spawn(
+                async move {
+                    me.deliver(entry.seq, record).await;
+                    drop(permit);
+                    me.in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&entry.seq);
+                    me.wake();
+                }
+                .instrument(span),
+            );
+        }
+        Ok(wait)
+    }
+
+    async fn deliver(&self, seq: u64, mut record: OutboxRecord) {
+        let attempt = record.attempts + 1;
+        let started = Instant::now();
+        let (handler_name, result) = match self.registry.resolve(&record.target) {
+            None => (
+                record.target.clone(),
+                Err(format!("no handler is registered for {}", record.target)),
+            ),
+            Some((name, handler)) => {
+                let invocation = Invocation {
+                    function: name.clone(),
+                    json: record.json.clone(),
+                    attempt,
+                };
+                let result = match tokio::time::timeout(
+                    self.config.handler_timeout,
+                    handler.invoke(invocation),
+                )
+                .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(format!("timed out after {:?}", self.config.handler_timeout)),
+                };
+                (name, result)
+            }
+        };
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let outcome = match &result {
+            Ok(()) => "delivered",
+            Err(_) => "failed",
+        };
+        match &result {
+            Ok(()) => tracing::info!(handler = %handler_name, latency_ms, "event delivered"),
+            Err(e) => {
+                tracing::warn!(handler = %handler_name, latency_ms, error = %e, "event delivery failed")
+            }
+        }
+        self.remember(Attempt {
+            seq,
+            handler: handler_name,
+            event_name: record.event_name.clone(),
+            request_id: record.request_id.clone(),
+            attempt,
+            latency_ms,
+            outcome,
+            error: result.clone().err(),
+            at_ms: now_ms(),
+        });
+        let stored = match result {
+            Ok(()) => self.store.outbox_remove(seq),
+            Err(error) => {
+                record.attempts = attempt;
+                record.last_error = Some(error);
+                let age = Duration::from_millis((now_ms() - record.created_ms).max(0) as u64);
+                let entry_for = |r: &OutboxRecord| OutboxEntry {
+                    seq,
+                    value: r.encode(),
+                };
+                if attempt > self.config.max_retry_attempts
+                    || age > self.scaled(self.config.max_event_age)
+                {
+                    tracing::error!(seq, attempts = attempt, "event moved to the dead letters");
+                    self.store.outbox_to_dead_letters(&entry_for(&record))
+                } else {
+                    record.next_attempt_ms = now_ms() + self.backoff(attempt).as_millis() as i64;
+                    self.store.outbox_update(&entry_for(&record))
+                }
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(seq, error = %e, "could not record the delivery outcome; the event will be delivered again");
+        }
+    }
+
+    fn remember(&self, attempt: Attempt) {
+        let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(attempt);
+    }
+}

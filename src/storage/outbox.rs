@@ -1,0 +1,132 @@
+//! The event outbox: records written in the same transaction as the object change they
+//! describe (so an acknowledged change always has its event, even across kill -9), read by
+//! the dispatcher, removed once delivered or moved to the dead letters.
+
+use sled::transaction::TransactionError;
+use sled::Transactional;
+
+use super::buckets_record_update;
+use super::records::BucketRecord;
+use super::{StorageError, StorageResult, Store};
+
+/// One event to record with a commit: its sequence number (from [`Store::next_sequence`]) and
+/// the encoded record (opaque here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    pub value: Vec<u8>,
+}
+
+fn seq_of(key: &[u8]) -> StorageResult<u64> {
+    key.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StorageError::Corrupt("outbox key".into()))
+}
+
+fn entries(
+    iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    limit: usize,
+) -> StorageResult<Vec<OutboxEntry>> {
+    iter.take(limit)
+        .map(|item| {
+            let (k, v) = item?;
+            Ok(OutboxEntry {
+                seq: seq_of(&k)?,
+                value: v.to_vec(),
+            })
+        })
+        .collect()
+}
+
+impl Store {
+    /// A new, ever-increasing sequence number (event order and S3's `sequencer`).
+    pub fn next_sequence(&self) -> StorageResult<u64> {
+        Ok(self.inner.db.generate_id()?)
+    }
+
+    /// Up to `limit` undelivered events with sequence numbers above `after`, oldest first.
+    pub fn outbox_after(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> StorageResult<Vec<OutboxEntry>> {
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        entries(self.inner.outbox.range(start.to_be_bytes()..), limit)
+    }
+
+    pub fn outbox_is_empty(&self) -> bool {
+        self.inner.outbox.is_empty()
+    }
+
+    /// Replaces an outbox record (its delivery bookkeeping changed).
+    pub fn outbox_update(&self, entry: &OutboxEntry) -> StorageResult<()> {
+        self.inner
+            .outbox
+            .insert(entry.seq.to_be_bytes(), entry.value.as_slice())?;
+        Ok(())
+    }
+
+    /// Delivered: forget it.
+    pub fn outbox_remove(&self, seq: u64) -> StorageResult<()> {
+        self.inner.outbox.remove(seq.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Gave up: move from the outbox to the dead letters, in one transaction.
+    pub fn outbox_to_dead_letters(&self, entry: &OutboxEntry) -> StorageResult<()> {
+        let key = entry.seq.to_be_bytes();
+        (&self.inner.outbox, &self.inner.dead_letters)
+            .transaction(|(outbox, dead)| {
+                outbox.remove(&key)?;
+                dead.insert(&key, entry.value.as_slice())?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_error)
+    }
+
+    pub fn dead_letters(&self, limit: usize) -> StorageResult<Vec<OutboxEntry>> {
+        entries(self.inner.dead_letters.iter(), limit)
+    }
+
+    /// Puts a dead letter back in the outbox (re-drive); false when there is no such letter.
+    pub fn redrive(&self, seq: u64, value: &[u8]) -> StorageResult<bool> {
+        let key = seq.to_be_bytes();
+        (&self.inner.outbox, &self.inner.dead_letters)
+            .transaction(|(outbox, dead)| {
+                if dead.remove(&key)?.is_none() {
+                    return Ok(false);
+                }
+                outbox.insert(&key, value)?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(true)
+            })
+            .map_err(tx_error)
+    }
+
+    /// Adds events outside an object change (replay, backfill).
+    pub fn outbox_insert(&self, entries: &[OutboxEntry]) -> StorageResult<()> {
+        for e in entries {
+            self.inner
+                .outbox
+                .insert(e.seq.to_be_bytes(), e.value.as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// Sets (or clears) a bucket's notification configuration; false when there is no bucket.
+    pub fn set_bucket_notification(
+        &self,
+        bucket: &str,
+        config: Option<String>,
+    ) -> StorageResult<bool> {
+        buckets_record_update(self, bucket, |rec: &mut BucketRecord| {
+            rec.notification = config.clone()
+        })
+    }
+}
+
+fn tx_error(e: TransactionError<()>) -> StorageError {
+    match e {
+        TransactionError::Storage(e) => StorageError::Sled(e),
+        TransactionError::Abort(()) => StorageError::Corrupt("never aborts".into()),
+    }
+}
