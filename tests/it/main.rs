@@ -3,6 +3,7 @@
 
 mod auth;
 mod buckets;
+mod events;
 mod harness;
 mod limits;
 mod listing;
