@@ -24,6 +24,52 @@ struct Cli {
 enum Command {
     /// Run the S3 server.
     Serve(ServeArgs),
+    /// Undelivered events and the most recent delivery attempts (of a running server).
+    Events(AdminArgs),
+    /// Events that exhausted their delivery attempts.
+    DeadLetters(AdminArgs),
+    /// Put dead letters back for delivery (all, or --seq N).
+    Redrive {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[arg(long)]
+        seq: Option<u64>,
+    },
+    /// Deliver an event again (a recent, pending or dead one), by sequence number.
+    Replay {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[arg(long)]
+        seq: u64,
+    },
+    /// Fire ObjectCreated:Put for every existing object under a prefix at one function.
+    Backfill {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[arg(long)]
+        function: String,
+    },
+    /// The registered trigger handlers.
+    Functions(AdminArgs),
+}
+
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// The running server.
+    #[arg(
+        long,
+        env = "LAMBUCKET_ENDPOINT",
+        default_value = "http://127.0.0.1:9000"
+    )]
+    endpoint: String,
+    #[arg(long, env = "LAMBUCKET_ACCESS_KEY", default_value = config::DEV_ACCESS_KEY)]
+    access_key: String,
+    #[arg(long, env = "LAMBUCKET_SECRET_KEY", default_value = config::DEV_SECRET_KEY)]
+    secret_key: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -88,8 +134,36 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
-    match run(args) {
+    let result = match cli.command {
+        Command::Serve(args) => run(args),
+        Command::Events(a) => admin(&a, "GET", "events".into()),
+        Command::DeadLetters(a) => admin(&a, "GET", "dead-letters".into()),
+        Command::Functions(a) => admin(&a, "GET", "functions".into()),
+        Command::Redrive { admin: a, seq } => {
+            let query = seq.map(|s| format!("?seq={s}")).unwrap_or_default();
+            admin(&a, "POST", format!("dead-letters/redrive{query}"))
+        }
+        Command::Replay { admin: a, seq } => admin(&a, "POST", format!("replay?seq={seq}")),
+        Command::Backfill {
+            admin: a,
+            bucket,
+            prefix,
+            function,
+        } => {
+            let enc = |s: &str| lambucket::urlenc::uri_encode(s, false);
+            admin(
+                &a,
+                "POST",
+                format!(
+                    "backfill?bucket={}&prefix={}&function={}",
+                    enc(&bucket),
+                    enc(&prefix),
+                    enc(&function)
+                ),
+            )
+        }
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lambucket: {e}");
@@ -144,6 +218,40 @@ fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         lambucket::serve(listener, state, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
+    })
+}
+
+/// Calls the admin endpoint of a running server and prints its JSON answer.
+fn admin(args: &AdminArgs, method: &str, route: String) -> Result<(), Box<dyn std::error::Error>> {
+    use base64::Engine;
+    use http_body_util::{BodyExt, Full};
+    let url = format!("{}/_lambucket/{route}", args.endpoint.trim_end_matches('/'));
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", args.access_key, args.secret_key));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Full<bytes::Bytes>>();
+        let req = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("authorization", format!("Basic {basic}"))
+            .body(Full::new(bytes::Bytes::new()))?;
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = resp.status();
+        let body = resp.into_body().collect().await?.to_bytes();
+        println!("{}", String::from_utf8_lossy(&body));
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("{url} answered {status}").into())
+        }
     })
 }
 

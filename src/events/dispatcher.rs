@@ -70,10 +70,19 @@ pub struct Dispatcher {
     in_flight: Mutex<HashSet<u64>>,
     permits: Arc<Semaphore>,
     history: Mutex<VecDeque<Attempt>>,
+    /// Recently delivered records, so they can be replayed.
+    delivered: Mutex<VecDeque<(u64, OutboxRecord)>>,
 }
 
 fn now_ms() -> i64 {
     crate::time_fmt::now_ms()
+}
+
+fn decoded(entries: Vec<OutboxEntry>) -> Vec<(u64, OutboxRecord)> {
+    entries
+        .into_iter()
+        .filter_map(|e| OutboxRecord::decode(&e.value).map(|r| (e.seq, r)))
+        .collect()
 }
 
 impl Dispatcher {
@@ -87,6 +96,7 @@ impl Dispatcher {
             in_flight: Mutex::new(HashSet::new()),
             permits,
             history: Mutex::new(VecDeque::new()),
+            delivered: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -250,7 +260,10 @@ impl Dispatcher {
             at_ms: now_ms(),
         });
         let stored = match result {
-            Ok(()) => self.store.outbox_remove(seq),
+            Ok(()) => {
+                self.remember_delivered(seq, &record);
+                self.store.outbox_remove(seq)
+            }
             Err(error) => {
                 record.attempts = attempt;
                 record.last_error = Some(error);
@@ -273,6 +286,74 @@ impl Dispatcher {
         if let Err(e) = stored {
             tracing::error!(seq, error = %e, "could not record the delivery outcome; the event will be delivered again");
         }
+    }
+
+    fn remember_delivered(&self, seq: u64, record: &OutboxRecord) {
+        let mut delivered = self.delivered.lock().unwrap_or_else(|e| e.into_inner());
+        if delivered.len() == HISTORY {
+            delivered.pop_front();
+        }
+        delivered.push_back((seq, record.clone()));
+    }
+
+    /// Undelivered records (waiting or being retried), oldest first.
+    pub fn pending(&self, limit: usize) -> StorageResult<Vec<(u64, OutboxRecord)>> {
+        Ok(decoded(self.store.outbox_after(None, limit)?))
+    }
+
+    pub fn dead_letters(&self, limit: usize) -> StorageResult<Vec<(u64, OutboxRecord)>> {
+        Ok(decoded(self.store.dead_letters(limit)?))
+    }
+
+    /// Puts dead letters back for delivery (all of them, or one), with fresh attempt counts.
+    pub fn redrive(&self, only: Option<u64>) -> StorageResult<usize> {
+        let mut count = 0;
+        for (seq, mut record) in self.dead_letters(usize::MAX)? {
+            if only.is_some_and(|s| s != seq) {
+                continue;
+            }
+            record.attempts = 0;
+            record.next_attempt_ms = now_ms();
+            record.created_ms = now_ms();
+            if self.store.redrive(seq, &record.encode())? {
+                count += 1;
+            }
+        }
+        self.wake();
+        Ok(count)
+    }
+
+    /// Delivers an event again: a recently delivered, pending or dead one, found by sequence.
+    pub fn replay(&self, seq: u64) -> StorageResult<Option<u64>> {
+        let recent = self
+            .delivered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(s, _)| *s == seq)
+            .cloned();
+        let found = match recent {
+            Some(found) => Some(found),
+            None => self
+                .dead_letters(usize::MAX)?
+                .into_iter()
+                .chain(self.pending(usize::MAX)?)
+                .find(|(s, _)| *s == seq),
+        };
+        let Some((_, mut record)) = found else {
+            return Ok(None);
+        };
+        record.attempts = 0;
+        record.last_error = None;
+        record.created_ms = now_ms();
+        record.next_attempt_ms = now_ms();
+        let new_seq = self.store.next_sequence()?;
+        self.store.outbox_insert(&[OutboxEntry {
+            seq: new_seq,
+            value: record.encode(),
+        }])?;
+        self.wake();
+        Ok(Some(new_seq))
     }
 
     fn remember(&self, attempt: Attempt) {

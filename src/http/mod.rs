@@ -1,6 +1,7 @@
 //! HTTP: the accept loop, per-request ids and spans, routing and authentication, and the
 //! rendering of every S3Error into its XML response. Only this module knows hyper's types.
 
+mod admin;
 pub mod body;
 mod chunked;
 pub mod query;
@@ -84,6 +85,9 @@ pub async fn serve(
 }
 
 async fn handle(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAddr) -> S3Response {
+    if req.uri().path().starts_with(admin::PREFIX) {
+        return admin::handle(&state, req).await;
+    }
     let request_id = new_request_id();
     let host_id = new_host_id();
     let is_head = req.method() == Method::HEAD;

@@ -7,7 +7,7 @@ pub mod headers;
 mod ingest;
 mod list;
 mod multipart;
-mod notification;
+pub mod notification;
 mod object;
 
 use std::net::IpAddr;

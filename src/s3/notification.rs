@@ -179,6 +179,60 @@ fn outbox_value(target: &str, event_name: &str, request_id: &str, json: String) 
     .encode()
 }
 
+/// Who caused a change, as events report it.
+struct Origin {
+    principal_id: String,
+    source_ip: String,
+    request_id: String,
+    host_id: String,
+}
+
+impl Origin {
+    fn of(req: &S3Request) -> Origin {
+        Origin {
+            principal_id: format!("AWS:{}", req.ctx.principal.access_key),
+            source_ip: req.ctx.source_ip.to_string(),
+            request_id: req.ctx.request_id.clone(),
+            host_id: req.ctx.host_id.clone(),
+        }
+    }
+}
+
+/// One outbox record for `rule_id`/`target` describing a change to `key`.
+#[allow(clippy::too_many_arguments)]
+fn change_entry(
+    state: &AppState,
+    bucket_name: &str,
+    bucket: &BucketRecord,
+    origin: &Origin,
+    event: &str,
+    key: &str,
+    created: Option<(u64, &str)>,
+    rule_id: &str,
+    target: &str,
+) -> S3Result<OutboxEntry> {
+    let seq = state.store.next_sequence()?;
+    let change = ObjectChange {
+        event_name: event.to_owned(),
+        bucket: bucket_name.to_owned(),
+        region: bucket.region.clone(),
+        key: key.to_owned(),
+        size: created.map(|(size, _)| size),
+        etag: created.map(|(_, etag)| etag.to_owned()),
+        sequence: seq,
+        event_time: iso8601_ms(now_ms()),
+        principal_id: origin.principal_id.clone(),
+        source_ip: origin.source_ip.clone(),
+        request_id: origin.request_id.clone(),
+        host_id: origin.host_id.clone(),
+    };
+    let json = record::event_json(&change, rule_id);
+    Ok(OutboxEntry {
+        seq,
+        value: outbox_value(target, event, &origin.request_id, json),
+    })
+}
+
 /// The outbox records for a change to `key` (`event` without the `s3:` prefix), one per
 /// matching rule; empty when the bucket has no matching rule.
 pub fn events_for(
@@ -194,34 +248,78 @@ pub fn events_for(
     };
     let qualified = format!("s3:{event}");
     let encoded_key = encode_key(key);
-    let mut entries = Vec::new();
-    for rule in config
+    let origin = Origin::of(req);
+    config
         .rules
         .iter()
         .filter(|r| r.matches(&qualified, &encoded_key))
-    {
-        let seq = state.store.next_sequence()?;
-        let change = ObjectChange {
-            event_name: event.to_owned(),
-            bucket: req.bucket.clone(),
-            region: bucket.region.clone(),
-            key: key.to_owned(),
-            size: created.map(|(size, _)| size),
-            etag: created.map(|(_, etag)| etag.to_owned()),
-            sequence: seq,
-            event_time: iso8601_ms(now_ms()),
-            principal_id: format!("AWS:{}", req.ctx.principal.access_key),
-            source_ip: req.ctx.source_ip.to_string(),
-            request_id: req.ctx.request_id.clone(),
-            host_id: req.ctx.host_id.clone(),
-        };
-        let json = record::event_json(&change, &rule.id);
-        entries.push(OutboxEntry {
-            seq,
-            value: outbox_value(&rule.arn, event, &req.ctx.request_id, json),
-        });
+        .map(|rule| {
+            change_entry(
+                state,
+                &req.bucket,
+                bucket,
+                &origin,
+                event,
+                key,
+                created,
+                &rule.id,
+                &rule.arn,
+            )
+        })
+        .collect()
+}
+
+/// Fires `ObjectCreated:Put` for every existing object under `prefix` at `target` (a newly
+/// added handler catching up). Returns how many events were queued.
+pub fn backfill(
+    state: &AppState,
+    bucket_name: &str,
+    prefix: &str,
+    target: &str,
+) -> S3Result<usize> {
+    let bucket = existing_bucket(state, bucket_name)?;
+    let origin = Origin {
+        principal_id: "lambucket:backfill".into(),
+        source_ip: "127.0.0.1".into(),
+        request_id: format!("BACKFILL{:08X}", rand::random::<u32>()),
+        host_id: "lambucket-backfill".into(),
+    };
+    let mut queued = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = state.store.list_objects(&crate::storage::ListQuery {
+            bucket: bucket_name,
+            prefix,
+            delimiter: None,
+            start_after: after.as_deref(),
+            max_keys: 1000,
+        })?;
+        let mut entries = Vec::with_capacity(page.entries.len());
+        for entry in &page.entries {
+            if let crate::storage::ListEntry::Object { key, record } = entry {
+                let created = Some((record.size, record.etag.as_str()));
+                entries.push(change_entry(
+                    state,
+                    bucket_name,
+                    &bucket,
+                    &origin,
+                    "ObjectCreated:Put",
+                    key,
+                    created,
+                    "backfill",
+                    target,
+                )?);
+            }
+        }
+        state.store.outbox_insert(&entries)?;
+        queued += entries.len();
+        match (page.is_truncated, page.entries.last()) {
+            (true, Some(last)) => after = Some(last.name().to_owned()),
+            _ => break,
+        }
     }
-    Ok(entries)
+    state.events.dispatcher.wake();
+    Ok(queued)
 }
 
 /// After a commit that recorded events: wake the dispatcher, and in synchronous mode wait
