@@ -39,7 +39,8 @@ def free_port() -> int:
 class Server:
     """One lambucket process on a data dir; can be killed and restarted on the same dir."""
 
-    def __init__(self, data_dir: Path, durability: str = "sync", extra_args=()):
+    def __init__(self, data_dir: Path, durability: str = "sync", extra_args=(), command=None):
+        self.command = command
         self.data_dir = data_dir
         self.durability = durability
         self.extra_args = list(extra_args)
@@ -53,7 +54,7 @@ class Server:
 
     def start(self):
         args = [
-            binary(), "serve",
+            *(self.command or [binary(), "serve"]),
             "--listen", f"127.0.0.1:{self.port}",
             "--data-dir", str(self.data_dir),
             "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY,

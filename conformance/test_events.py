@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROOT, AwsCli, Server, make_client
+from conftest import ROOT, AwsCli, Server, binary, make_client
 
 REGION = "us-east-1"
 
@@ -149,9 +149,21 @@ def test_cli_and_webhook_fan_out(trigger_server, aws, tmp_path):
         hook.shutdown()
 
 
-def test_music_preferences_example(trigger_server):
-    script = ROOT / "examples" / "music-prefs" / "prefs.py"
-    srv = trigger_server(f"update-prefs=command:{sys.executable} {script}")
+@pytest.mark.parametrize("handler", ["python-command", "rust"])
+def test_music_preferences_example(trigger_server, workdir, handler):
+    if handler == "rust":
+        example = Path(binary()).parent / "examples" / "music_prefs"
+        srv = Server(workdir / "music-rust", command=[str(example)]).start()
+    else:
+        script = ROOT / "examples" / "music-prefs" / "prefs.py"
+        srv = trigger_server(f"update-prefs=command:{sys.executable} {script}")
+    try:
+        run_music_example(srv)
+    finally:
+        srv.stop()
+
+
+def run_music_example(srv):
     s3 = make_client(srv.endpoint)
     s3.create_bucket(Bucket="music-events")
     s3.create_bucket(Bucket="music-prefs")

@@ -5,6 +5,7 @@ mod bucket;
 pub mod checksum;
 pub mod headers;
 mod ingest;
+pub mod library;
 mod list;
 mod multipart;
 pub mod notification;

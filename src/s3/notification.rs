@@ -180,7 +180,7 @@ fn outbox_value(target: &str, event_name: &str, request_id: &str, json: String) 
 }
 
 /// Who caused a change, as events report it.
-struct Origin {
+pub(super) struct Origin {
     principal_id: String,
     source_ip: String,
     request_id: String,
@@ -188,6 +188,16 @@ struct Origin {
 }
 
 impl Origin {
+    /// Changes made by code embedding Lambucket (a Rust trigger handler writing results).
+    pub(super) fn embedded() -> Origin {
+        Origin {
+            principal_id: "lambucket:embedded".into(),
+            source_ip: "127.0.0.1".into(),
+            request_id: format!("EMBEDDED{:08X}", rand::random::<u32>()),
+            host_id: "lambucket-embedded".into(),
+        }
+    }
+
     fn of(req: &S3Request) -> Origin {
         Origin {
             principal_id: format!("AWS:{}", req.ctx.principal.access_key),
@@ -243,12 +253,32 @@ pub fn events_for(
     key: &str,
     created: Option<(u64, &str)>,
 ) -> S3Result<Vec<OutboxEntry>> {
+    events_from(
+        state,
+        &req.bucket,
+        bucket,
+        &Origin::of(req),
+        event,
+        key,
+        created,
+    )
+}
+
+/// [`events_for`] for a change that did not come over HTTP (embedding code).
+pub(super) fn events_from(
+    state: &AppState,
+    bucket_name: &str,
+    bucket: &BucketRecord,
+    origin: &Origin,
+    event: &str,
+    key: &str,
+    created: Option<(u64, &str)>,
+) -> S3Result<Vec<OutboxEntry>> {
     let Some(config) = decode_config(bucket) else {
         return Ok(Vec::new());
     };
     let qualified = format!("s3:{event}");
     let encoded_key = encode_key(key);
-    let origin = Origin::of(req);
     config
         .rules
         .iter()
@@ -256,9 +286,9 @@ pub fn events_for(
         .map(|rule| {
             change_entry(
                 state,
-                &req.bucket,
+                bucket_name,
                 bucket,
-                &origin,
+                origin,
                 event,
                 key,
                 created,
