@@ -46,6 +46,21 @@ pub fn test_config(data_dir: &Path) -> Config {
     config
 }
 
+/// Opens the store, waiting briefly for a stopped server's last background pass (gc, a
+/// delivery) to let go of the previous store's file lock.
+async fn open_when_released(config: Config) -> Arc<AppState> {
+    for _ in 0..100 {
+        match lambucket::open(config.clone()) {
+            Ok(state) => return state,
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("open store: {e}"),
+        }
+    }
+    panic!("the previous store was never released");
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         let temp = tempfile::tempdir().expect("temp dir");
@@ -62,7 +77,7 @@ impl TestServer {
         let addr = listener.local_addr().expect("addr");
         let mut config = config;
         config.listen = addr;
-        let state = lambucket::open(config).expect("open store");
+        let state = open_when_released(config).await;
         let (stop, stopped) = oneshot::channel::<()>();
         let serve_state = state.clone();
         let task = tokio::spawn(async move {
