@@ -187,6 +187,7 @@ pub enum Payload {
     Declared(&'static str),
 }
 
+#[derive(Clone)]
 pub struct S3Client {
     pub addr: SocketAddr,
     http: HyperClient<HttpConnector, Full<Bytes>>,
