@@ -177,6 +177,10 @@ impl Dispatcher {
                 self.store.outbox_to_dead_letters(&entry)?;
                 continue;
             };
+            if !self.store.event_is_durable(entry.seq) {
+                // Its commit is not flushed yet; the request that made it wakes us after.
+                continue;
+            }
             if record.next_attempt_ms > now {
                 wait = wait.min(Duration::from_millis((record.next_attempt_ms - now) as u64));
                 continue;

@@ -114,6 +114,7 @@ struct Inner {
     writes_done: AtomicU64,
     flushed_upto: AtomicU64,
     flush_gate: tokio::sync::Mutex<()>,
+    unflushed_events: outbox::UnflushedEvents,
 }
 
 impl Store {
@@ -148,6 +149,7 @@ impl Store {
             writes_done: AtomicU64::new(0),
             flushed_upto: AtomicU64::new(0),
             flush_gate: tokio::sync::Mutex::new(()),
+            unflushed_events: Default::default(),
         };
         let store = Store {
             inner: Arc::new(inner),
@@ -189,9 +191,11 @@ impl Store {
             return Ok(());
         }
         let covers = self.inner.writes_done.load(Ordering::SeqCst);
+        let events = self.inner.unflushed_events.finished();
         let db = self.inner.db.clone();
         blocking(move || db.flush()).await?;
         self.inner.flushed_upto.fetch_max(covers, Ordering::SeqCst);
+        self.inner.unflushed_events.flushed(&events);
         Ok(())
     }
 

@@ -228,40 +228,42 @@ impl Store {
             &inner.completed,
             &inner.outbox,
         );
-        let result = trees.transaction(
-            |(buckets, objects, uploads, idx, parts, gc, completed_tree, outbox)| {
-                if uploads.remove(upload_id.as_bytes())?.is_none() {
-                    return abort(Rejection::NoSuchUpload);
-                }
-                if buckets.get(completed.bucket.as_bytes())?.is_none() {
-                    return abort(Rejection::NoSuchBucket);
-                }
-                for (number, blob_id) in all_parts {
-                    let Some(current) = parts.remove(part_key(upload_id, *number))? else {
-                        return abort(Rejection::PartChanged);
-                    };
-                    let current: PartRecord = decode(&current).map_err(abort_storage)?;
-                    if current.blob.blob_id != *blob_id {
-                        return abort(Rejection::PartChanged);
+        let result = self.holding_events(events, || {
+            trees.transaction(
+                |(buckets, objects, uploads, idx, parts, gc, completed_tree, outbox)| {
+                    if uploads.remove(upload_id.as_bytes())?.is_none() {
+                        return abort(Rejection::NoSuchUpload);
                     }
-                    if !chosen.iter().any(|(n, _)| n == number) {
-                        gc.insert(&blob_key(*blob_id), &stamp)?;
+                    if buckets.get(completed.bucket.as_bytes())?.is_none() {
+                        return abort(Rejection::NoSuchBucket);
                     }
-                }
-                idx.remove(index.as_slice())?;
-                if let Some(old) = objects.insert(okey.as_slice(), value.as_slice())? {
-                    let old: ObjectRecord = decode(&old).map_err(abort_storage)?;
-                    for id in old.body.blob_ids() {
-                        gc.insert(&blob_key(id), &stamp)?;
+                    for (number, blob_id) in all_parts {
+                        let Some(current) = parts.remove(part_key(upload_id, *number))? else {
+                            return abort(Rejection::PartChanged);
+                        };
+                        let current: PartRecord = decode(&current).map_err(abort_storage)?;
+                        if current.blob.blob_id != *blob_id {
+                            return abort(Rejection::PartChanged);
+                        }
+                        if !chosen.iter().any(|(n, _)| n == number) {
+                            gc.insert(&blob_key(*blob_id), &stamp)?;
+                        }
                     }
-                }
-                completed_tree.insert(upload_id.as_bytes(), done.as_slice())?;
-                for event in events {
-                    outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
-                }
-                Ok(())
-            },
-        );
+                    idx.remove(index.as_slice())?;
+                    if let Some(old) = objects.insert(okey.as_slice(), value.as_slice())? {
+                        let old: ObjectRecord = decode(&old).map_err(abort_storage)?;
+                        for id in old.body.blob_ids() {
+                            gc.insert(&blob_key(id), &stamp)?;
+                        }
+                    }
+                    completed_tree.insert(upload_id.as_bytes(), done.as_slice())?;
+                    for event in events {
+                        outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
+                    }
+                    Ok(())
+                },
+            )
+        });
         let outcome = settle(result)?;
         if outcome == UploadOutcome::Done(()) {
             // A part uploaded while we completed is not listed in `all_parts`: reclaim it too.

@@ -78,49 +78,51 @@ impl Store {
             .read()
             .unwrap_or_else(|e| e.into_inner());
         let inner = &self.inner;
-        let result = (
-            &inner.buckets,
-            &inner.objects,
-            &inner.pending,
-            &inner.gc,
-            &inner.outbox,
-        )
-            .transaction(|(buckets, objects, pending, gc, outbox)| {
-                if buckets.get(bucket.as_bytes())?.is_none() {
-                    return abort(Rejection::NoSuchBucket);
-                }
-                let current = objects.get(&okey)?;
-                let holds = match (condition, &current) {
-                    (CommitCondition::None, _) => true,
-                    (CommitCondition::Absent, current) => current.is_none(),
-                    (CommitCondition::EtagMatches(_), None) => false,
-                    (CommitCondition::EtagMatches(etag), Some(bytes)) => {
-                        decode::<ObjectRecord>(bytes)
-                            .map(|old| old.etag == *etag)
-                            .unwrap_or(false)
+        let result = self.holding_events(events, || {
+            (
+                &inner.buckets,
+                &inner.objects,
+                &inner.pending,
+                &inner.gc,
+                &inner.outbox,
+            )
+                .transaction(|(buckets, objects, pending, gc, outbox)| {
+                    if buckets.get(bucket.as_bytes())?.is_none() {
+                        return abort(Rejection::NoSuchBucket);
                     }
-                };
-                if !holds {
-                    return abort(Rejection::PreconditionFailed);
-                }
-                let old = objects.insert(okey.as_slice(), value.as_slice())?;
-                if let Some(pk) = &pending_key {
-                    pending.remove(pk)?;
-                }
-                for event in events {
-                    outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
-                }
-                let old = match old {
-                    Some(bytes) => Some(decode::<ObjectRecord>(&bytes).map_err(abort_storage)?),
-                    None => None,
-                };
-                if let Some(old) = &old {
-                    for id in old.body.blob_ids() {
-                        gc.insert(&blob_key(id), &stamp)?;
+                    let current = objects.get(&okey)?;
+                    let holds = match (condition, &current) {
+                        (CommitCondition::None, _) => true,
+                        (CommitCondition::Absent, current) => current.is_none(),
+                        (CommitCondition::EtagMatches(_), None) => false,
+                        (CommitCondition::EtagMatches(etag), Some(bytes)) => {
+                            decode::<ObjectRecord>(bytes)
+                                .map(|old| old.etag == *etag)
+                                .unwrap_or(false)
+                        }
+                    };
+                    if !holds {
+                        return abort(Rejection::PreconditionFailed);
                     }
-                }
-                Ok(old)
-            });
+                    let old = objects.insert(okey.as_slice(), value.as_slice())?;
+                    if let Some(pk) = &pending_key {
+                        pending.remove(pk)?;
+                    }
+                    for event in events {
+                        outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
+                    }
+                    let old = match old {
+                        Some(bytes) => Some(decode::<ObjectRecord>(&bytes).map_err(abort_storage)?),
+                        None => None,
+                    };
+                    if let Some(old) = &old {
+                        for id in old.body.blob_ids() {
+                            gc.insert(&blob_key(id), &stamp)?;
+                        }
+                    }
+                    Ok(old)
+                })
+        });
         let outcome = self.settle(result)?;
         if let (ObjectCommit::Done(_), NewBody::Blob(writer)) = (&outcome, &mut body) {
             writer.mark_committed();
@@ -144,24 +146,26 @@ impl Store {
             .read()
             .unwrap_or_else(|e| e.into_inner());
         let inner = &self.inner;
-        let result = (&inner.buckets, &inner.objects, &inner.gc, &inner.outbox).transaction(
-            |(buckets, objects, gc, outbox)| {
-                if buckets.get(bucket.as_bytes())?.is_none() {
-                    return abort(Rejection::NoSuchBucket);
-                }
-                let Some(bytes) = objects.remove(okey.as_slice())? else {
-                    return Ok(None);
-                };
-                let old = decode::<ObjectRecord>(&bytes).map_err(abort_storage)?;
-                for id in old.body.blob_ids() {
-                    gc.insert(&blob_key(id), &stamp)?;
-                }
-                for event in events {
-                    outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
-                }
-                Ok(Some(old))
-            },
-        );
+        let result = self.holding_events(events, || {
+            (&inner.buckets, &inner.objects, &inner.gc, &inner.outbox).transaction(
+                |(buckets, objects, gc, outbox)| {
+                    if buckets.get(bucket.as_bytes())?.is_none() {
+                        return abort(Rejection::NoSuchBucket);
+                    }
+                    let Some(bytes) = objects.remove(okey.as_slice())? else {
+                        return Ok(None);
+                    };
+                    let old = decode::<ObjectRecord>(&bytes).map_err(abort_storage)?;
+                    for id in old.body.blob_ids() {
+                        gc.insert(&blob_key(id), &stamp)?;
+                    }
+                    for event in events {
+                        outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
+                    }
+                    Ok(Some(old))
+                },
+            )
+        });
         self.settle(result)
     }
 

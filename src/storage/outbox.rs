@@ -2,6 +2,9 @@
 //! describe (so an acknowledged change always has its event, even across kill -9), read by
 //! the dispatcher, removed once delivered or moved to the dead letters.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use sled::transaction::TransactionError;
 use sled::Transactional;
 
@@ -38,7 +41,59 @@ fn entries(
         .collect()
 }
 
+/// Events of object changes that a crash could still undo (durability=sync, committed but
+/// not flushed yet). The dispatcher leaves them alone, so no handler hears of a change that
+/// kill -9 could take back. Each seq maps to whether its transaction has finished; a flush
+/// covers only the finished ones.
+#[derive(Default)]
+pub(super) struct UnflushedEvents(Mutex<HashMap<u64, bool>>);
+
+impl UnflushedEvents {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, bool>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The transactions that finished so far, which the flush about to start will cover.
+    pub(super) fn finished(&self) -> Vec<u64> {
+        self.lock()
+            .iter()
+            .filter(|(_, finished)| **finished)
+            .map(|(seq, _)| *seq)
+            .collect()
+    }
+
+    pub(super) fn flushed(&self, seqs: &[u64]) {
+        let mut held = self.lock();
+        for seq in seqs {
+            held.remove(seq);
+        }
+    }
+}
+
 impl Store {
+    /// Runs `commit`, a transaction that writes `events` to the outbox, holding the events
+    /// back from the dispatcher until a flush that starts after it covers them. (An aborted
+    /// transaction's seqs are simply released by the next flush.)
+    pub(super) fn holding_events<T>(
+        &self,
+        events: &[OutboxEntry],
+        commit: impl FnOnce() -> T,
+    ) -> T {
+        if self.durability() != super::Durability::Sync || events.is_empty() {
+            return commit();
+        }
+        let held = &self.inner.unflushed_events;
+        held.lock().extend(events.iter().map(|e| (e.seq, false)));
+        let result = commit();
+        held.lock().extend(events.iter().map(|e| (e.seq, true)));
+        result
+    }
+
+    /// False while the change that recorded this event may still be lost to a crash.
+    pub fn event_is_durable(&self, seq: u64) -> bool {
+        !self.inner.unflushed_events.lock().contains_key(&seq)
+    }
+
     /// A new, ever-increasing sequence number (event order and S3's `sequencer`).
     pub fn next_sequence(&self) -> StorageResult<u64> {
         Ok(self.inner.db.generate_id()?)
@@ -128,5 +183,55 @@ fn tx_error(e: TransactionError<()>) -> StorageError {
     match e {
         TransactionError::Storage(e) => StorageError::Sled(e),
         TransactionError::Abort(()) => StorageError::Corrupt("never aborts".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::records::{BodyRef, ObjectRecord};
+    use crate::storage::{CommitCondition, NewBody, StoreOptions};
+
+    #[test]
+    fn events_wait_for_the_flush_that_makes_their_change_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let bucket = BucketRecord {
+            created_ms: 0,
+            region: "us-east-1".into(),
+            notification: None,
+        };
+        assert!(store.create_bucket("b", &bucket).unwrap());
+        let record = ObjectRecord {
+            size: 1,
+            etag: "e".into(),
+            last_modified_ms: 0,
+            content_headers: vec![],
+            user_metadata: vec![],
+            checksum: None,
+            body: BodyRef::Inline(b"x".to_vec()),
+        };
+        let event = OutboxEntry {
+            seq: store.next_sequence().unwrap(),
+            value: b"event".to_vec(),
+        };
+        let commit = CommitCondition::None;
+        store
+            .commit_object(
+                "b",
+                "k",
+                &record,
+                NewBody::Inline,
+                &commit,
+                std::slice::from_ref(&event),
+            )
+            .unwrap();
+        assert_eq!(store.outbox_after(None, 10).unwrap(), vec![event.clone()]);
+        assert!(!store.event_is_durable(event.seq), "committed, not flushed");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(store.make_durable()).unwrap();
+        assert!(store.event_is_durable(event.seq));
     }
 }
