@@ -158,7 +158,7 @@ pub fn builtin(spec: &BuiltinSpec, env: &CallbackEnv) -> Arc<dyn Handler> {
             command: cmd.clone(),
             env: env.clone(),
         }),
-        BuiltinSpec::Webhook(url) => Arc::new(WebhookHandler { url: url.clone() }),
+        BuiltinSpec::Webhook(url) => Arc::new(WebhookHandler::new(url)),
         BuiltinSpec::Jsonl(path) => Arc::new(JsonlHandler {
             path: path.clone(),
             lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -246,18 +246,37 @@ impl Handler for JsonlHandler {
     }
 }
 
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
 struct WebhookHandler {
     url: String,
+    /// Kept across deliveries: a connection per event would cost a handshake each time.
+    client: HttpClient,
+}
+
+impl WebhookHandler {
+    fn new(url: &str) -> WebhookHandler {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector);
+        WebhookHandler {
+            url: url.to_owned(),
+            client,
+        }
+    }
 }
 
 impl Handler for WebhookHandler {
     fn invoke(&self, invocation: Invocation) -> HandlerFuture {
         let url = self.url.clone();
+        let client = self.client.clone();
         Box::pin(async move {
             use http_body_util::{BodyExt, Full};
-            let client =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .build_http::<Full<bytes::Bytes>>();
             let req = http::Request::post(&url)
                 .header("content-type", "application/json")
                 .header("x-lambucket-function", &invocation.function)
