@@ -1,9 +1,10 @@
 //! The one byte loop of uploads: reads the request body, cuts it into 64 KiB chunks, hashes
-//! each chunk once (MD5 for the ETag plus one checksum) and appends it to a blob, on a
-//! blocking thread. Bodies that end up no larger than the inline limit never touch `chunks`.
+//! each chunk once (MD5 for the ETag plus one checksum) and appends it to a blob on one
+//! blocking thread per upload, so reading the socket overlaps hashing and writing. Bodies no
+//! larger than the inline limit never touch a blob.
 //! [`receive_upload`] wraps it with the checks every upload (PutObject, UploadPart) makes.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use md5::{Digest, Md5};
 
 use super::checksum::{self, to_base64, ChecksumAlgorithm, Checksummer};
@@ -11,9 +12,7 @@ use super::object::content_md5;
 use super::S3Request;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::body::RequestBody;
-use crate::storage::{
-    blocking, BlobWriter, BodyRef, NewBody, Store, StoredChecksum, CHUNK_SIZE, INLINE_MAX,
-};
+use crate::storage::{BlobWriter, BodyRef, NewBody, Store, StoredChecksum, CHUNK_SIZE, INLINE_MAX};
 
 /// The largest single PUT (and part) S3 accepts.
 pub const MAX_PUT_SIZE: u64 = 5 << 30;
@@ -103,6 +102,10 @@ pub async fn receive_upload(
     Ok(ingested)
 }
 
+/// Chunks in flight between the body reader and the upload's worker: bounds memory per
+/// upload (512 KiB) while letting socket reads overlap hashing and writing.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
 pub async fn ingest(
     store: &Store,
     body: &mut RequestBody,
@@ -113,68 +116,94 @@ pub async fn ingest(
         md5: Md5::new(),
         checksum: Checksummer::new(algorithm),
     };
-    let mut buffer = BytesMut::with_capacity(INLINE_MAX);
-    let mut writer: Option<BlobWriter> = None;
-    while let Some(data) = body.next_chunk().await? {
-        let mut data = &data[..];
-        while !data.is_empty() {
-            let take = (CHUNK_SIZE - buffer.len()).min(data.len());
-            buffer.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if buffer.len() == CHUNK_SIZE {
-                let chunk = buffer.split().freeze();
-                buffer.reserve(CHUNK_SIZE);
-                let w = match writer.take() {
-                    Some(w) => w,
-                    None => begin_blob(store).await?,
-                };
-                let (w, d) = store_chunk(w, digests, chunk).await?;
-                (writer, digests) = (Some(w), d);
+    // Small bodies stay on this task: they are stored inline and never touch a blob.
+    let mut head = BytesMut::new();
+    while head.len() <= INLINE_MAX {
+        match body.next_chunk().await? {
+            Some(data) => head.extend_from_slice(&data),
+            None if allow_inline => {
+                digests.update(&head);
+                return Ok(Ingested {
+                    size: head.len() as u64,
+                    md5: digests.md5.finalize().into(),
+                    checksum: (algorithm, digests.checksum.finish()),
+                    body_ref: BodyRef::Inline(head.to_vec()),
+                    body: NewBody::Inline,
+                });
             }
+            None => break,
         }
     }
-    let (body_ref, new_body, size) = match writer {
-        None if allow_inline && buffer.len() <= INLINE_MAX => {
-            digests.update(&buffer);
-            let size = buffer.len() as u64;
-            (BodyRef::Inline(buffer.to_vec()), NewBody::Inline, size)
-        }
-        maybe_writer => {
-            let mut w = match maybe_writer {
-                Some(w) => w,
-                None => begin_blob(store).await?,
-            };
-            if !buffer.is_empty() {
-                (w, digests) = store_chunk(w, digests, buffer.freeze()).await?;
-            }
-            let (body_ref, size) = (w.body_ref(), w.size());
-            (body_ref, NewBody::Blob(w), size)
-        }
-    };
+    let (chunks, worker) = spawn_blob_worker(store.clone(), digests);
+    let received = forward_chunks(body, head, &chunks).await;
+    drop(chunks);
+    let (writer, digests) = worker.await?;
+    received?;
+    let (body_ref, size) = (writer.body_ref(), writer.size());
     Ok(Ingested {
         size,
         md5: digests.md5.finalize().into(),
         checksum: (algorithm, digests.checksum.finish()),
         body_ref,
-        body: new_body,
+        body: NewBody::Blob(writer),
     })
 }
 
-async fn begin_blob(store: &Store) -> S3Result<BlobWriter> {
-    let store = store.clone();
-    Ok(blocking(move || BlobWriter::begin(&store)).await?)
+/// Cuts the body (after `head`, already read) into CHUNK_SIZE pieces for the worker. Stops
+/// early when the worker is gone (it failed; its error is the one to report).
+async fn forward_chunks(
+    body: &mut RequestBody,
+    head: BytesMut,
+    chunks: &tokio::sync::mpsc::Sender<Bytes>,
+) -> S3Result<()> {
+    let mut buffer = head;
+    loop {
+        while buffer.len() >= CHUNK_SIZE {
+            if chunks
+                .send(buffer.split_to(CHUNK_SIZE).freeze())
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+        }
+        match body.next_chunk().await? {
+            Some(data) => buffer.extend_from_slice(&data),
+            None => break,
+        }
+    }
+    if !buffer.is_empty() {
+        let _ = chunks.send(buffer.freeze()).await;
+    }
+    Ok(())
 }
 
-/// Hashes and stores one chunk off the async workers; hands writer and digests back.
-async fn store_chunk(
-    mut writer: BlobWriter,
+type BlobWorker = tokio::task::JoinHandle<S3Result<(BlobWriter, Digests)>>;
+
+/// A blocking thread that hashes each chunk once and appends it to a new blob, for the whole
+/// upload: one hand-off per upload rather than one per chunk. If the upload fails, the
+/// writer is dropped there and its blob goes to gc.
+fn spawn_blob_worker(
+    store: Store,
     mut digests: Digests,
-    chunk: bytes::Bytes,
-) -> S3Result<(BlobWriter, Digests)> {
-    blocking(move || {
-        digests.update(&chunk);
-        writer.append(&chunk).map_err(S3Error::from)?;
+) -> (
+    tokio::sync::mpsc::Sender<Bytes>,
+    impl std::future::Future<Output = S3Result<(BlobWriter, Digests)>>,
+) {
+    let (chunks, mut incoming) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
+    let worker: BlobWorker = tokio::task::spawn_blocking(move || {
+        let mut writer = BlobWriter::begin(&store)?;
+        while let Some(chunk) = incoming.blocking_recv() {
+            digests.update(&chunk);
+            writer.append(&chunk)?;
+        }
         Ok((writer, digests))
-    })
-    .await
+    });
+    let finished = async move {
+        match worker.await {
+            Ok(result) => result,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    };
+    (chunks, finished)
 }
