@@ -49,7 +49,9 @@ pub struct BlobRef {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum BodyRef {
-    Inline(Vec<u8>),
+    /// As bytes, not a sequence of u8 (the same postcard encoding, decoded by one copy
+    /// instead of a visit per byte: it dominated listing).
+    Inline(#[serde(with = "serde_bytes")] Vec<u8>),
     Chunks(BlobRef),
     /// A completed multipart upload: its parts' blobs, in part order (never copied).
     Parts(Vec<BlobRef>),
