@@ -152,4 +152,12 @@ mod tests {
         assert_eq!(decode::<ObjectRecord>(&bytes).unwrap(), rec);
         assert!(decode::<ObjectRecord>(&[9, 1, 2]).is_err());
     }
+
+    #[test]
+    fn inline_bodies_keep_the_encoding_of_earlier_releases() {
+        // Before serde_bytes, Inline was encoded as a sequence of u8; both must be identical.
+        let as_sequence = postcard::to_allocvec(&(0u32, vec![1u8, 2, 255])).unwrap();
+        let as_bytes = postcard::to_allocvec(&BodyRef::Inline(vec![1, 2, 255])).unwrap();
+        assert_eq!(as_sequence, as_bytes);
+    }
 }
