@@ -39,8 +39,10 @@ def free_port() -> int:
 class Server:
     """One lambucket process on a data dir; can be killed and restarted on the same dir."""
 
-    def __init__(self, data_dir: Path, durability: str = "sync", extra_args=(), command=None):
+    def __init__(self, data_dir: Path, durability: str = "sync", extra_args=(), command=None,
+                 cwd=None):
         self.command = command
+        self.cwd = cwd
         self.data_dir = data_dir
         self.durability = durability
         self.extra_args = list(extra_args)
@@ -62,7 +64,7 @@ class Server:
             *self.extra_args,
         ]
         log = open(self.log, "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, cwd=self.cwd)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:

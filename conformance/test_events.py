@@ -266,3 +266,51 @@ def test_kill_minus_nine_loses_no_acknowledged_event(workdir, tmp_path):
                 assert (key, etag) in attempted, f"an event for a write that never happened: {key} {etag}"
     finally:
         srv.stop()
+
+
+def test_lambucket_toml_declares_the_dev_environment(workdir, tmp_path):
+    """A lambucket.toml in the working directory is picked up: its bucket exists with its rule
+    (as boto3 reads it back) and its jsonl function receives the matching events."""
+    events_file = tmp_path / "audit.jsonl"
+    (tmp_path / "lambucket.toml").write_text(f"""
+[functions]
+audit = "jsonl:{events_file}"
+
+[[buckets]]
+name = "listening-events"
+
+[[buckets.notifications]]
+id = "audit-events"
+function = "audit"
+events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+prefix = "events/"
+""")
+    srv = Server(workdir / "toml-data", cwd=tmp_path).start()
+    try:
+        s3 = make_client(srv.endpoint)
+        assert "listening-events" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        config = s3.get_bucket_notification_configuration(Bucket="listening-events")
+        [rule] = config["LambdaFunctionConfigurations"]
+        assert rule["Id"] == "audit-events"
+        assert rule["LambdaFunctionArn"] == arn("audit")
+        assert rule["Filter"]["Key"]["FilterRules"] == [{"Name": "Prefix", "Value": "events/"}]
+        s3.put_object(Bucket="listening-events", Key="events/u1/1.json", Body=b"{}")
+        s3.put_object(Bucket="listening-events", Key="other/x", Body=b"{}")
+        s3.delete_object(Bucket="listening-events", Key="events/u1/1.json")
+        records = wait_for(lambda: len(read_jsonl(events_file)) >= 2 and read_jsonl(events_file),
+                           what="two audit events")
+        names = sorted(r["Records"][0]["eventName"] for r in records)
+        assert names == ["ObjectCreated:Put", "ObjectRemoved:Delete"]
+        assert "Config: lambucket.toml" in srv.log.read_text()
+    finally:
+        srv.stop()
+
+
+def test_lambucket_toml_mistakes_stop_the_server_with_the_reason(workdir, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[buckets]]\nname = "bucket-one"\n[[buckets.notifications]]\nfunction = "missing"\n'
+                   'events = ["s3:ObjectCreated:*"]\n')
+    srv = Server(workdir / "bad-toml-data", extra_args=["--config", str(bad)])
+    with pytest.raises(RuntimeError) as failed:
+        srv.start()
+    assert "Unable to validate the following destination configurations" in str(failed.value)

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod environment;
 pub mod error;
 pub mod events;
 pub mod http;

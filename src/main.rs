@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use lambucket::auth::Credential;
 use lambucket::config::{self, Config};
+use lambucket::environment::Environment;
 use lambucket::events::handlers::BuiltinSpec;
 use lambucket::storage::Durability;
 
@@ -116,10 +117,16 @@ struct ServeArgs {
     /// Multiplies trigger retry waits (1 = Lambda's 1 and 2 minutes); small values for tests.
     #[arg(long, env = "LAMBUCKET_EVENT_TIME_SCALE", default_value_t = 1.0)]
     event_time_scale: f64,
+    /// A lambucket.toml declaring functions, buckets and notification rules (default:
+    /// ./lambucket.toml when it exists).
+    #[arg(long, env = "LAMBUCKET_CONFIG")]
+    config: Option<PathBuf>,
     /// Answer a write only after the triggers it fired have run (deterministic tests).
     #[arg(long, env = "LAMBUCKET_SYNC_DELIVERY")]
     sync_delivery: bool,
 }
+
+const DEFAULT_CONFIG_FILE: &str = "lambucket.toml";
 
 fn parse_function(decl: &str) -> Result<(String, BuiltinSpec), String> {
     lambucket::events::handlers::parse_function(decl)
@@ -185,6 +192,16 @@ fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             secret_key: s.clone(),
         })
         .collect();
+    let config_file = args.config.clone().or_else(|| {
+        let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+        default.exists().then_some(default)
+    });
+    let environment = match &config_file {
+        Some(path) => Environment::load(path)?,
+        None => Environment::default(),
+    };
+    let mut functions = environment.builtins()?;
+    functions.extend(args.functions);
     let durability = match args.durability {
         DurabilityArg::Sync => Durability::Sync,
         DurabilityArg::Relaxed => Durability::Relaxed,
@@ -195,7 +212,7 @@ fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         region: args.region,
         credentials,
         base_domain: args.domain,
-        functions: args.functions,
+        functions,
         deliver_before_response: args.sync_delivery,
         ..Config::default()
     }
@@ -214,7 +231,15 @@ fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let addr = listener.local_addr()?;
         config.listen = addr;
         let state = lambucket::open(config)?;
+        lambucket::environment::apply(&state, &environment)?;
         print_banner(&state.config, addr);
+        if let Some(path) = &config_file {
+            println!(
+                "Config: {} ({} buckets declared)",
+                path.display(),
+                environment.buckets.len()
+            );
+        }
         lambucket::serve(listener, state, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())

@@ -2,6 +2,7 @@
 //! Each handler parses its inputs, checks them, makes one storage call and builds the response.
 
 mod bucket;
+pub(crate) use bucket::valid_bucket_name;
 pub mod checksum;
 pub mod headers;
 mod ingest;

@@ -481,3 +481,78 @@ async fn failures_are_retried_then_dead_lettered() {
     assert_eq!(history.iter().filter(|a| a.outcome == "failed").count(), 4);
     assert!(history.iter().all(|a| a.handler == "flaky"));
 }
+
+/// lambucket.toml: declared buckets are created and get their rules (names become ARNs);
+/// the declared function receives the events; a bad declaration is refused with the reason.
+#[tokio::test]
+async fn config_file_declares_buckets_rules_and_functions() {
+    let events_file = tempfile::NamedTempFile::new().unwrap();
+    let toml = format!(
+        r#"
+[functions]
+audit = "jsonl:{}"
+
+[[buckets]]
+name = "declared"
+
+[[buckets.notifications]]
+id = "audit-json"
+function = "audit"
+events = ["s3:ObjectCreated:*"]
+suffix = ".json"
+
+[[buckets]]
+name = "plain"
+"#,
+        events_file.path().display()
+    );
+    let env = lambucket::environment::Environment::parse(&toml).unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let mut config = test_config(temp.path());
+    config.functions = env.builtins().unwrap();
+    let server = TestServer::start_with(config).await;
+    lambucket::environment::apply(&server.state, &env).unwrap();
+    // Applying again (a restart) is harmless.
+    lambucket::environment::apply(&server.state, &env).unwrap();
+    let c = server.client();
+
+    c.request(Method::HEAD, "/plain", &[], Bytes::new())
+        .await
+        .assert_ok();
+    let stored = c
+        .request(Method::GET, "/declared?notification", &[], Bytes::new())
+        .await;
+    stored.assert_ok();
+    assert_eq!(xml_values(&stored.text(), "Id"), ["audit-json"]);
+    assert_eq!(
+        xml_values(&stored.text(), "CloudFunction"),
+        ["arn:aws:lambda:us-east-1:000000000000:function:audit"]
+    );
+    assert_eq!(xml_values(&stored.text(), "Value"), [".json"]);
+
+    c.put("declared", "a.json", "{}").await.assert_ok();
+    c.put("declared", "b.txt", "x").await.assert_ok();
+    server.state.events.dispatcher.drain().await;
+    let lines = std::fs::read_to_string(events_file.path()).unwrap();
+    let keys: Vec<String> = lines
+        .lines()
+        .map(|l| {
+            let event: S3Event = serde_json::from_str(l).unwrap();
+            event.records[0].s3.object.key.clone().unwrap()
+        })
+        .collect();
+    assert_eq!(keys, ["a.json"]);
+
+    let unknown = lambucket::environment::Environment::parse(
+        "[[buckets]]\nname = \"declared\"\n[[buckets.notifications]]\nfunction = \"nobody\"\nevents = [\"s3:ObjectCreated:*\"]\n",
+    )
+    .unwrap();
+    let err = lambucket::environment::apply(&server.state, &unknown).unwrap_err();
+    assert!(err.contains("Unable to validate"), "{err}");
+
+    // The example's file stays valid.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/music-prefs/lambucket.toml");
+    let example = lambucket::environment::Environment::load(&example).unwrap();
+    assert_eq!(example.buckets.len(), 2);
+}
