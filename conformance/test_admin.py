@@ -3,6 +3,7 @@
 
 import json
 import subprocess
+import time
 
 from conftest import ACCESS_KEY, SECRET_KEY, Server, binary, make_client
 from test_events import lambda_config, read_jsonl, wait_for
@@ -62,3 +63,27 @@ def test_admin_endpoint_needs_credentials(server):
 
     status, headers, _ = http_get(f"{server.endpoint}/_lambucket/events")
     assert status == 401
+
+
+def test_a_handler_that_overruns_its_timeout_is_stopped_and_dead_lettered(workdir, tmp_path):
+    marker = tmp_path / "finished"
+    srv = Server(workdir / "timeout", extra_args=[
+        "--function", f"slow=command:sleep 2 && touch {marker}",
+        "--handler-timeout", "0.5", "--max-retry-attempts", "0"]).start()
+    try:
+        s3 = make_client(srv.endpoint)
+        s3.create_bucket(Bucket="timeout-test")
+        s3.put_bucket_notification_configuration(
+            Bucket="timeout-test",
+            NotificationConfiguration={"LambdaFunctionConfigurations": [lambda_config("slow")]})
+        s3.put_object(Bucket="timeout-test", Key="k", Body=b"1")
+        put_at = time.time()
+        dead = wait_for(lambda: cli(srv, "dead-letters"), timeout=10, what="a dead letter")
+        assert "timed out" in dead[0]["last_error"]
+        attempts = cli(srv, "events")["recent_attempts"]
+        assert attempts[-1]["outcome"] == "failed" and attempts[-1]["latency_ms"] < 3000
+        # The overrunning program was killed, not left to finish.
+        time.sleep(max(0.0, put_at + 3 - time.time()))
+        assert not marker.exists()
+    finally:
+        srv.stop()

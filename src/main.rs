@@ -117,6 +117,12 @@ struct ServeArgs {
     /// Multiplies trigger retry waits (1 = Lambda's 1 and 2 minutes); small values for tests.
     #[arg(long, env = "LAMBUCKET_EVENT_TIME_SCALE", default_value_t = 1.0)]
     event_time_scale: f64,
+    /// Deliveries running at once, across all handlers.
+    #[arg(long, env = "LAMBUCKET_TRIGGER_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    trigger_concurrency: u32,
+    /// Seconds a handler may run before the attempt counts as failed (Lambda's timeout).
+    #[arg(long, env = "LAMBUCKET_HANDLER_TIMEOUT", default_value_t = 30.0)]
+    handler_timeout: f64,
     /// A lambucket.toml declaring functions, buckets and notification rules (default:
     /// ./lambucket.toml when it exists).
     #[arg(long, env = "LAMBUCKET_CONFIG")]
@@ -221,6 +227,9 @@ fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     config.events.account = args.account;
     config.events.max_retry_attempts = args.max_retry_attempts;
     config.events.time_scale = args.event_time_scale;
+    config.events.concurrency = args.trigger_concurrency as usize;
+    config.events.handler_timeout = std::time::Duration::try_from_secs_f64(args.handler_timeout)
+        .map_err(|_| "--handler-timeout must be a positive number of seconds")?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
