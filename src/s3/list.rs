@@ -81,11 +81,11 @@ impl Params<'_> {
         let mut prefixes = Vec::new();
         for entry in &page.entries {
             match entry {
-                ListEntry::Object { key, record } => contents.push(doc::ObjectEntry {
+                ListEntry::Object { key, summary } => contents.push(doc::ObjectEntry {
                     key: self.encode(key),
-                    last_modified: iso8601_ms(record.last_modified_ms),
-                    etag: format!("\"{}\"", record.etag),
-                    size: record.size,
+                    last_modified: iso8601_ms(summary.last_modified_ms),
+                    etag: format!("\"{}\"", summary.etag),
+                    size: summary.size,
                     storage_class: "STANDARD",
                     owner: with_owner.then(owner),
                 }),

@@ -326,8 +326,8 @@ pub fn backfill(
         })?;
         let mut entries = Vec::with_capacity(page.entries.len());
         for entry in &page.entries {
-            if let crate::storage::ListEntry::Object { key, record } = entry {
-                let created = Some((record.size, record.etag.as_str()));
+            if let crate::storage::ListEntry::Object { key, summary } = entry {
+                let created = Some((summary.size, summary.etag.as_str()));
                 entries.push(change_entry(
                     state,
                     bucket_name,

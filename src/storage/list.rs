@@ -4,7 +4,7 @@
 use std::ops::Bound;
 
 use super::keys::{after_prefix, bucket_prefix, object_key};
-use super::records::{decode, ObjectRecord};
+use super::records::{decode_prefix, ObjectSummary};
 use super::{StorageError, StorageResult, Store};
 
 #[derive(Debug, Clone, Default)]
@@ -20,7 +20,7 @@ pub struct ListQuery<'a> {
 
 #[derive(Debug, Clone)]
 pub enum ListEntry {
-    Object { key: String, record: ObjectRecord },
+    Object { key: String, summary: ObjectSummary },
     CommonPrefix(String),
 }
 
@@ -81,7 +81,7 @@ impl Store {
                 }
                 page.entries.push(ListEntry::Object {
                     key: key.to_owned(),
-                    record: decode(&value)?,
+                    summary: decode_prefix(&value)?,
                 });
             }
             break;

@@ -30,8 +30,8 @@ pub use multipart::{UploadListEntry, UploadListQuery, UploadOutcome, UploadPage,
 pub use objects::{CommitCondition, NewBody, ObjectCommit};
 pub use outbox::OutboxEntry;
 pub use records::{
-    BlobRef, BodyRef, BucketRecord, CompletedUpload, ObjectRecord, PartRecord, StoredChecksum,
-    UploadRecord,
+    BlobRef, BodyRef, BucketRecord, CompletedUpload, ObjectRecord, ObjectSummary, PartRecord,
+    StoredChecksum, UploadRecord,
 };
 
 /// Bumped when the on-disk layout changes; a store with another schema is refused.

@@ -13,6 +13,15 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> StorageResult<Vec<u8>> {
     Ok(out)
 }
 
+/// Decodes only the leading fields of a record (`T` is a prefix of the stored struct).
+pub(crate) fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> StorageResult<T> {
+    match bytes.split_first() {
+        Some((&RECORD_VERSION, rest)) => Ok(postcard::take_from_bytes(rest)?.0),
+        Some((v, _)) => Err(StorageError::Corrupt(format!("unknown record version {v}"))),
+        None => Err(StorageError::Corrupt("empty record".into())),
+    }
+}
+
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StorageResult<T> {
     match bytes.split_first() {
         Some((&RECORD_VERSION, rest)) => Ok(postcard::from_bytes(rest)?),
@@ -120,6 +129,7 @@ pub struct CompletedUpload {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ObjectRecord {
+    // Listing reads these first three fields alone (`ObjectSummary`): keep them first.
     pub size: u64,
     /// Hex MD5 of the body, without quotes.
     pub etag: String,
@@ -130,6 +140,15 @@ pub struct ObjectRecord {
     pub user_metadata: Vec<(String, String)>,
     pub checksum: Option<StoredChecksum>,
     pub body: BodyRef,
+}
+
+/// What a listing shows of an object: the leading fields of its [`ObjectRecord`], decoded
+/// without the rest (metadata, inline body).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ObjectSummary {
+    pub size: u64,
+    pub etag: String,
+    pub last_modified_ms: i64,
 }
 
 #[cfg(test)]
@@ -159,5 +178,27 @@ mod tests {
         let as_sequence = postcard::to_allocvec(&(0u32, vec![1u8, 2, 255])).unwrap();
         let as_bytes = postcard::to_allocvec(&BodyRef::Inline(vec![1, 2, 255])).unwrap();
         assert_eq!(as_sequence, as_bytes);
+    }
+
+    #[test]
+    fn a_summary_is_the_head_of_its_record() {
+        let rec = ObjectRecord {
+            size: 4096,
+            etag: "0123abcd".into(),
+            last_modified_ms: 1_700_000_000_123,
+            content_headers: vec![("content-type".into(), "a/b".into())],
+            user_metadata: vec![],
+            checksum: None,
+            body: BodyRef::Inline(vec![9; 4096]),
+        };
+        let summary: ObjectSummary = decode_prefix(&encode(&rec).unwrap()).unwrap();
+        assert_eq!(
+            summary,
+            ObjectSummary {
+                size: 4096,
+                etag: "0123abcd".into(),
+                last_modified_ms: 1_700_000_000_123
+            }
+        );
     }
 }
