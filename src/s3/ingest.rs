@@ -102,8 +102,9 @@ pub async fn receive_upload(
     Ok(ingested)
 }
 
-/// Chunks in flight between the body reader and the upload's worker: bounds memory per
-/// upload (512 KiB) while letting socket reads overlap hashing and writing.
+/// Pieces in flight between the body reader and the upload's worker: bounds memory per
+/// upload (8 frames, each at most one read of hyper's buffer, ~400 KiB) while letting
+/// socket reads overlap hashing and writing.
 const CHUNKS_IN_FLIGHT: usize = 8;
 
 pub async fn ingest(
@@ -149,7 +150,8 @@ pub async fn ingest(
     })
 }
 
-/// Cuts the body (after `head`, already read) into CHUNK_SIZE pieces for the worker. Stops
+/// Hands the body (after `head`, already read) to the worker in pieces of at least
+/// CHUNK_SIZE: small frames are gathered, a frame that big goes as it is (no copy). Stops
 /// early when the worker is gone (it failed; its error is the one to report).
 async fn forward_chunks(
     body: &mut RequestBody,
@@ -158,18 +160,19 @@ async fn forward_chunks(
 ) -> S3Result<()> {
     let mut buffer = head;
     loop {
-        while buffer.len() >= CHUNK_SIZE {
-            if chunks
-                .send(buffer.split_to(CHUNK_SIZE).freeze())
-                .await
-                .is_err()
-            {
-                return Ok(());
-            }
-        }
-        match body.next_chunk().await? {
-            Some(data) => buffer.extend_from_slice(&data),
+        let piece = match body.next_chunk().await? {
             None => break,
+            Some(data) if buffer.is_empty() && data.len() >= CHUNK_SIZE => data,
+            Some(data) => {
+                buffer.extend_from_slice(&data);
+                if buffer.len() < CHUNK_SIZE {
+                    continue;
+                }
+                buffer.split().freeze()
+            }
+        };
+        if chunks.send(piece).await.is_err() {
+            return Ok(());
         }
     }
     if !buffer.is_empty() {
