@@ -114,6 +114,10 @@ struct ServeArgs {
     /// Retries after a failed delivery, 0 to 2 (Lambda's MaximumRetryAttempts).
     #[arg(long, env = "LAMBUCKET_MAX_RETRY_ATTEMPTS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=2))]
     max_retry_attempts: u32,
+    /// Seconds an event may wait for a successful delivery before it becomes a dead letter,
+    /// 60 to 21600 (Lambda's MaximumEventAgeInSeconds).
+    #[arg(long, env = "LAMBUCKET_MAX_EVENT_AGE", default_value_t = 21600, value_parser = clap::value_parser!(u64).range(60..=21600))]
+    max_event_age: u64,
     /// Multiplies trigger retry waits (1 = Lambda's 1 and 2 minutes); small values for tests.
     #[arg(long, env = "LAMBUCKET_EVENT_TIME_SCALE", default_value_t = 1.0)]
     event_time_scale: f64,
@@ -227,6 +231,7 @@ fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     config.events.account = args.account;
     config.events.max_retry_attempts = args.max_retry_attempts;
     config.events.time_scale = args.event_time_scale;
+    config.events.max_event_age = std::time::Duration::from_secs(args.max_event_age);
     config.events.concurrency = args.trigger_concurrency as usize;
     config.events.handler_timeout = std::time::Duration::try_from_secs_f64(args.handler_timeout)
         .map_err(|_| "--handler-timeout must be a positive number of seconds")?;
