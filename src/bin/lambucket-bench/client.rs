@@ -71,6 +71,61 @@ impl S3 {
         body: Bytes,
         sign_payload: bool,
     ) -> Result<Reply, String> {
+        let resp = self
+            .execute(method, path_and_query, headers, body, sign_payload)
+            .await?;
+        let status = resp.status().as_u16();
+        let content_length = resp
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(Reply {
+            status,
+            content_length,
+            body,
+        })
+    }
+
+    /// GETs an object and compares it with `expected` frame by frame as it arrives (no copy
+    /// into one buffer: the load generator must not be what limits a fast server). Returns
+    /// the status and, for a 200, the bytes received; a differing byte is an error.
+    pub async fn get_verified(&self, path: &str, expected: &[u8]) -> Result<(u16, u64), String> {
+        let resp = self
+            .execute(Method::GET, path, &[], Bytes::new(), true)
+            .await?;
+        let status = resp.status().as_u16();
+        let mut body = resp.into_body();
+        let mut pos = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| e.to_string())?;
+            if let Some(data) = frame.data_ref() {
+                if status == 200 && expected.get(pos..pos + data.len()) != Some(&data[..]) {
+                    return Err(format!("{path}: body differs at or after byte {pos}"));
+                }
+                pos += data.len();
+            }
+        }
+        if status == 200 && pos != expected.len() {
+            return Err(format!("{path}: {pos} bytes, expected {}", expected.len()));
+        }
+        Ok((status, pos as u64))
+    }
+
+    async fn execute(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        sign_payload: bool,
+    ) -> Result<http::Response<hyper::body::Incoming>, String> {
         let url = format!("{}{}", self.endpoint, path_and_query);
         let mut settings = SigningSettings::default();
         settings.percent_encoding_mode = PercentEncodingMode::Single;
@@ -111,23 +166,6 @@ impl S3 {
         }
         let mut req = builder.body(Full::new(body)).map_err(|e| e.to_string())?;
         instructions.apply_to_request_http1x(&mut req);
-        let resp = self.http.request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let content_length = resp
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok(Reply {
-            status,
-            content_length,
-            body,
-        })
+        self.http.request(req).await.map_err(|e| e.to_string())
     }
 }
