@@ -416,6 +416,22 @@ fn md5_rate_mib_s() -> f64 {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    let all = ["small", "list", "mixed", "checksum", "1m", "64m"];
+    let chosen: Vec<String> = if args.workloads.is_empty() {
+        all.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.workloads.clone()
+    };
+    let has = |w: &str| chosen.iter().any(|c| c == w);
+    if has("md5") {
+        println!(
+            "{}",
+            serde_json::json!({ "server": args.label, "workload": "md5_single_core", "mib_per_s": md5_rate_mib_s() })
+        );
+        if chosen.len() == 1 {
+            return; // no server needed
+        }
+    }
     let s3 = Arc::new(S3::new(
         &args.endpoint,
         &args.access_key,
@@ -438,13 +454,6 @@ async fn main() {
         s3,
         bucket,
     };
-    let all = ["small", "list", "mixed", "checksum", "1m", "64m"];
-    let chosen: Vec<String> = if args.workloads.is_empty() {
-        all.iter().map(|s| s.to_string()).collect()
-    } else {
-        args.workloads.clone()
-    };
-    let has = |w: &str| chosen.iter().any(|c| c == w);
 
     let small = bench.n(5000, 1000);
     if has("small") || has("list") || has("mixed") {
@@ -512,11 +521,5 @@ async fn main() {
     }
     if has("triggers") {
         triggers::run(&bench, bench.n(2000, 300)).await;
-    }
-    if has("md5") {
-        println!(
-            "{}",
-            serde_json::json!({ "server": args.label, "workload": "md5_single_core", "mib_per_s": md5_rate_mib_s() })
-        );
     }
 }
