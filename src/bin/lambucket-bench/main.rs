@@ -125,6 +125,13 @@ fn expect(status: u16, want: u16, what: &str) -> Result<(), String> {
     }
 }
 
+/// Sends a body-less request and checks its status; 0 bytes moved.
+async fn status_only(s3: &S3, method: Method, path: &str, want: u16) -> Result<u64, String> {
+    let what = method.to_string();
+    let reply = s3.send(method, path, &[], Bytes::new()).await?;
+    expect(reply.status, want, &what).map(|_| 0)
+}
+
 fn crc32_b64(data: &[u8]) -> String {
     use base64::Engine;
     let mut d = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32IsoHdlc);
@@ -151,6 +158,19 @@ impl Bench {
         println!("{}", serde_json::to_string(&f).expect("figures serialize"));
     }
 
+    /// Prints the figures of what [`run`] measured.
+    fn emit_run(&self, workload: &str, measured: (Vec<Duration>, usize, Duration, u64)) {
+        let (latencies, errors, elapsed, bytes) = measured;
+        self.emit(figures(
+            &self.args.label,
+            workload,
+            latencies,
+            errors,
+            elapsed,
+            bytes,
+        ));
+    }
+
     async fn put_objects(
         &self,
         name: &str,
@@ -163,7 +183,7 @@ impl Bench {
         let (s3, bucket, prefix) = (self.s3.clone(), self.bucket.clone(), prefix.to_owned());
         let body = pattern(size, size as u64);
         let crc = crc32_b64(&body);
-        let (lat, errors, elapsed, bytes) = run(conc, count, move |i| {
+        let measured = run(conc, count, move |i| {
             let (s3, body, path, crc) = (
                 s3.clone(),
                 body.clone(),
@@ -182,7 +202,7 @@ impl Bench {
             }
         })
         .await;
-        self.emit(figures(&self.args.label, name, lat, errors, elapsed, bytes));
+        self.emit_run(name, measured);
     }
 
     async fn get_objects(
@@ -197,7 +217,7 @@ impl Bench {
         let (s3, bucket, prefix) = (self.s3.clone(), self.bucket.clone(), prefix.to_owned());
         let body = pattern(size, size as u64);
         let head = method == Method::HEAD;
-        let (lat, errors, elapsed, bytes) = run(conc, count, move |i| {
+        let measured = run(conc, count, move |i| {
             let (s3, body, path, method) = (
                 s3.clone(),
                 body.clone(),
@@ -206,41 +226,24 @@ impl Bench {
             );
             async move {
                 if head {
-                    let r = s3.send(method, &path, &[], Bytes::new()).await?;
-                    return expect(r.status, 200, "HEAD").map(|_| 0);
+                    return status_only(&s3, method, &path, 200).await;
                 }
                 let (status, len) = s3.get_verified(&path, &body).await?;
                 expect(status, 200, "GET").map(|_| len)
             }
         })
         .await;
-        self.emit(figures(&self.args.label, name, lat, errors, elapsed, bytes));
+        self.emit_run(name, measured);
     }
 
     async fn delete_objects(&self, prefix: &str, count: usize, conc: usize) {
         let (s3, bucket, prefix) = (self.s3.clone(), self.bucket.clone(), prefix.to_owned());
-        let (lat, errors, elapsed, bytes) = run(conc, count, move |i| {
+        let measured = run(conc, count, move |i| {
             let (s3, path) = (s3.clone(), format!("/{bucket}/{prefix}{i:06}"));
-            async move {
-                expect(
-                    s3.send(Method::DELETE, &path, &[], Bytes::new())
-                        .await?
-                        .status,
-                    204,
-                    "DELETE",
-                )
-                .map(|_| 0)
-            }
+            async move { status_only(&s3, Method::DELETE, &path, 204).await }
         })
         .await;
-        self.emit(figures(
-            &self.args.label,
-            "delete_4k",
-            lat,
-            errors,
-            elapsed,
-            bytes,
-        ));
+        self.emit_run("delete_4k", measured);
     }
 
     /// Full ListObjectsV2 passes over `prefix` in pages of 1000; one op = one page.
@@ -299,7 +302,7 @@ impl Bench {
     async fn mixed(&self, prefix: &str, keys: usize, count: usize, conc: usize) {
         let (s3, bucket, prefix) = (self.s3.clone(), self.bucket.clone(), prefix.to_owned());
         let body = pattern(SMALL, SMALL as u64);
-        let (lat, errors, elapsed, bytes) = run(conc, count, move |i| {
+        let measured = run(conc, count, move |i| {
             let (s3, body, bucket, prefix) =
                 (s3.clone(), body.clone(), bucket.clone(), prefix.clone());
             async move {
@@ -317,35 +320,16 @@ impl Bench {
                         "PUT",
                     )
                     .map(|_| SMALL as u64),
-                    85..=94 => expect(
-                        s3.send(Method::HEAD, &path, &[], Bytes::new())
-                            .await?
-                            .status,
-                        200,
-                        "HEAD",
-                    )
-                    .map(|_| 0),
+                    85..=94 => status_only(&s3, Method::HEAD, &path, 200).await,
                     _ => {
                         let q = format!("/{bucket}?list-type=2&max-keys=100&prefix={prefix}");
-                        expect(
-                            s3.send(Method::GET, &q, &[], Bytes::new()).await?.status,
-                            200,
-                            "LIST",
-                        )
-                        .map(|_| 0)
+                        status_only(&s3, Method::GET, &q, 200).await
                     }
                 }
             }
         })
         .await;
-        self.emit(figures(
-            &self.args.label,
-            "mixed",
-            lat,
-            errors,
-            elapsed,
-            bytes,
-        ));
+        self.emit_run("mixed", measured);
     }
 }
 
