@@ -27,6 +27,20 @@ pub enum CommitCondition {
     EtagMatches(String),
 }
 
+impl CommitCondition {
+    /// Whether the condition holds for the stored record `current` (encoded), if any.
+    fn holds(&self, current: Option<&[u8]>) -> bool {
+        match (self, current) {
+            (CommitCondition::None, _) => true,
+            (CommitCondition::Absent, current) => current.is_none(),
+            (CommitCondition::EtagMatches(_), None) => false,
+            (CommitCondition::EtagMatches(etag), Some(bytes)) => decode::<ObjectRecord>(bytes)
+                .map(|old| old.etag == *etag)
+                .unwrap_or(false),
+        }
+    }
+}
+
 /// Why a commit did not happen (not a storage failure).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectCommit {
@@ -64,6 +78,11 @@ impl Store {
     ) -> StorageResult<ObjectCommit> {
         let okey = object_key(bucket, key);
         let value = encode(record)?;
+        if matches!(body, NewBody::Inline) && events.is_empty() {
+            if let Some(outcome) = self.swap_record(bucket, &okey, Some(&value), condition)? {
+                return Ok(outcome);
+            }
+        }
         if let NewBody::Blob(writer) = &mut body {
             writer.finish()?;
         }
@@ -90,18 +109,7 @@ impl Store {
                     if buckets.get(bucket.as_bytes())?.is_none() {
                         return abort(Rejection::NoSuchBucket);
                     }
-                    let current = objects.get(&okey)?;
-                    let holds = match (condition, &current) {
-                        (CommitCondition::None, _) => true,
-                        (CommitCondition::Absent, current) => current.is_none(),
-                        (CommitCondition::EtagMatches(_), None) => false,
-                        (CommitCondition::EtagMatches(etag), Some(bytes)) => {
-                            decode::<ObjectRecord>(bytes)
-                                .map(|old| old.etag == *etag)
-                                .unwrap_or(false)
-                        }
-                    };
-                    if !holds {
+                    if !condition.holds(objects.get(&okey)?.as_deref()) {
                         return abort(Rejection::PreconditionFailed);
                     }
                     let old = objects.insert(okey.as_slice(), value.as_slice())?;
@@ -139,6 +147,11 @@ impl Store {
         events: &[OutboxEntry],
     ) -> StorageResult<ObjectCommit> {
         let okey = object_key(bucket, key);
+        if events.is_empty() {
+            if let Some(outcome) = self.swap_record(bucket, &okey, None, &CommitCondition::None)? {
+                return Ok(outcome);
+            }
+        }
         let stamp = now_ms().to_be_bytes();
         let _shared = self
             .inner
@@ -167,6 +180,50 @@ impl Store {
             )
         });
         self.settle(result)
+    }
+
+    /// The commit without a transaction, for the common change that touches one key: an
+    /// inline body (or a delete, `new` None) that records no event and replaces nothing held
+    /// in a blob. A compare-and-swap on the object's key is atomic on its own, and sled
+    /// transactions are costly (each rolls sled's IO buffer: a log write, and a wake-up of
+    /// its whole IO pool). `None` when the change needs the transaction after all. The bucket
+    /// lock, held shared, keeps DeleteBucket from slipping between the check and the swap.
+    fn swap_record(
+        &self,
+        bucket: &str,
+        okey: &[u8],
+        new: Option<&[u8]>,
+        condition: &CommitCondition,
+    ) -> StorageResult<Option<ObjectCommit>> {
+        let _shared = self
+            .inner
+            .bucket_lock
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
+            return Ok(Some(ObjectCommit::NoSuchBucket));
+        }
+        loop {
+            let current = self.inner.objects.get(okey)?;
+            if !condition.holds(current.as_deref()) {
+                return Ok(Some(ObjectCommit::PreconditionFailed));
+            }
+            let old = match &current {
+                Some(bytes) => Some(decode::<ObjectRecord>(bytes)?),
+                None => None,
+            };
+            if old.as_ref().is_some_and(|o| !o.body.blob_ids().is_empty()) {
+                return Ok(None); // its blob must go to gc in the same commit
+            }
+            if new.is_none() && old.is_none() {
+                return Ok(Some(ObjectCommit::Done(None)));
+            }
+            let swapped = self.inner.objects.compare_and_swap(okey, current, new)?;
+            if swapped.is_ok() {
+                return Ok(Some(ObjectCommit::Done(old.map(Box::new))));
+            }
+            // Another writer got there first: look again.
+        }
     }
 
     /// Turns a commit transaction's result into its outcome; wakes gc when a body died.

@@ -525,3 +525,50 @@ async fn conditional_writes_are_atomic_with_the_commit() {
     .assert_error(412, "PreconditionFailed");
     assert_eq!(c.get("cond-writes", "once").await.body, "first");
 }
+
+/// Small bodies commit with a compare-and-swap rather than a transaction: racing
+/// `If-None-Match: *` writers still see exactly one winner, and racing `If-Match` writers
+/// never both replace the same version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_conditional_small_writes_have_one_winner() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_bucket("race").await;
+    let attempt = |headers: Vec<(&'static str, String)>, body: String| {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            c.request(Method::PUT, "/race/k", &headers, body)
+                .await
+                .status
+        })
+    };
+    for round in 0..5 {
+        c.request(Method::DELETE, "/race/k", &[], Bytes::new())
+            .await;
+        let racers: Vec<_> = (0..16)
+            .map(|n| attempt(vec![("if-none-match", "*".into())], format!("{round}-{n}")))
+            .collect();
+        let mut won = 0;
+        for racer in racers {
+            match racer.await.unwrap() {
+                200 => won += 1,
+                412 => {}
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        assert_eq!(won, 1, "round {round}: one If-None-Match writer wins");
+    }
+    let etag = c.get("race", "k").await.header("etag").unwrap().to_owned();
+    let racers: Vec<_> = (0..16)
+        .map(|n| attempt(vec![("if-match", etag.clone())], format!("next-{n}")))
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        if racer.await.unwrap() == 200 {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "one If-Match writer replaces a given version");
+}
