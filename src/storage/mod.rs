@@ -176,6 +176,14 @@ impl Store {
         self.inner.options.durability
     }
 
+    /// Held (shared) by every object commit; see `Inner::bucket_lock`.
+    pub(crate) fn commit_lock(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.inner
+            .bucket_lock
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Makes every change committed so far durable when the store runs with
     /// `Durability::Sync`. Group commit: one flush runs at a time and covers every write that
     /// finished before it started, so concurrent writers share flushes. (Many concurrent

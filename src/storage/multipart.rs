@@ -3,6 +3,7 @@
 //! blobs: no byte is copied) and abort one.
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sled::transaction::{abort, TransactionError};
 use sled::Transactional;
@@ -14,16 +15,32 @@ use super::outbox::OutboxEntry;
 use super::records::{decode, encode, CompletedUpload, ObjectRecord, PartRecord, UploadRecord};
 use super::{now_ms, StorageError, StorageResult, Store};
 
-/// Upload ids are 32 hex characters: 8 bytes of creation time then 8 random bytes, so that
+/// Upload ids are 32 hex characters: an 8-byte creation stamp then 8 random bytes, so that
 /// byte order of ids is creation order (S3 lists uploads of one key oldest first).
 pub const UPLOAD_ID_LEN: usize = 32;
+
+/// Creation time in ms, shifted left 16 bits to leave room for a counter: strictly
+/// increasing within a process, so two uploads started in the same millisecond keep their
+/// order (ids written before this scheme, plain ms, all sort earlier).
+fn creation_stamp() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = (now_ms() as u64) << 16;
+    let mut last = LAST.load(Ordering::SeqCst);
+    loop {
+        let next = now.max(last + 1);
+        match LAST.compare_exchange(last, next, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return next,
+            Err(current) => last = current,
+        }
+    }
+}
 
 /// Completed-upload records are kept this long for repeated CompleteMultipartUpload calls.
 const COMPLETED_RETENTION_MS: i64 = 24 * 3600 * 1000;
 
 fn new_upload_id() -> String {
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&(now_ms() as u64).to_be_bytes());
+    bytes[..8].copy_from_slice(&creation_stamp().to_be_bytes());
     bytes[8..].copy_from_slice(&rand::random::<[u8; 8]>());
     hex::encode(bytes)
 }
@@ -99,11 +116,7 @@ impl Store {
         let upload_id = new_upload_id();
         let value = encode(record)?;
         let index = index_key(&record.bucket, &record.key, &upload_id);
-        let _shared = self
-            .inner
-            .bucket_lock
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let _shared = self.commit_lock();
         let inner = &self.inner;
         let result = (&inner.buckets, &inner.uploads, &inner.upload_index).transaction(
             |(buckets, uploads, idx)| {
@@ -212,11 +225,7 @@ impl Store {
         let value = encode(record)?;
         let done = encode(completed)?;
         let stamp = now_ms().to_be_bytes();
-        let _shared = self
-            .inner
-            .bucket_lock
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let _shared = self.commit_lock();
         let inner = &self.inner;
         let trees = (
             &inner.buckets,
@@ -425,4 +434,18 @@ fn abort_storage(e: StorageError) -> sled::transaction::ConflictableTransactionE
     sled::transaction::ConflictableTransactionError::Storage(sled::Error::Unsupported(
         e.to_string(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_ids_sort_in_creation_order_even_within_a_millisecond() {
+        let ids: Vec<String> = (0..1000).map(|_| new_upload_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ids.iter().all(|id| id.len() == UPLOAD_ID_LEN));
+    }
 }

@@ -91,11 +91,7 @@ impl Store {
             NewBody::Inline => None,
         };
         let stamp = now_ms().to_be_bytes();
-        let _shared = self
-            .inner
-            .bucket_lock
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let _shared = self.commit_lock();
         let inner = &self.inner;
         let result = self.holding_events(events, || {
             (
@@ -153,11 +149,7 @@ impl Store {
             }
         }
         let stamp = now_ms().to_be_bytes();
-        let _shared = self
-            .inner
-            .bucket_lock
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let _shared = self.commit_lock();
         let inner = &self.inner;
         let result = self.holding_events(events, || {
             (&inner.buckets, &inner.objects, &inner.gc, &inner.outbox).transaction(
@@ -195,11 +187,7 @@ impl Store {
         new: Option<&[u8]>,
         condition: &CommitCondition,
     ) -> StorageResult<Option<ObjectCommit>> {
-        let _shared = self
-            .inner
-            .bucket_lock
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let _shared = self.commit_lock();
         if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
             return Ok(Some(ObjectCommit::NoSuchBucket));
         }
