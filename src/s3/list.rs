@@ -2,7 +2,7 @@
 
 use base64::Engine;
 
-use super::{existing_bucket, owner, S3Request};
+use super::{existing_bucket, owner, page_size, S3Request};
 use crate::error::{S3Error, S3Result};
 use crate::http::response::{xml, S3Response};
 use crate::storage::{ListEntry, ListPage, ListQuery};
@@ -10,9 +10,6 @@ use crate::time_fmt::iso8601_ms;
 use crate::urlenc::uri_encode;
 use crate::xml::{self as doc, S3_NAMESPACE};
 use crate::AppState;
-
-/// S3's default and maximum page size.
-const MAX_KEYS: usize = 1000;
 
 /// Parameters both list versions share.
 struct Params<'a> {
@@ -23,21 +20,7 @@ struct Params<'a> {
 }
 
 fn params(req: &S3Request) -> S3Result<Params<'_>> {
-    let max_keys = match req.query.get("max-keys") {
-        None => MAX_KEYS,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(|n| (n as usize).min(MAX_KEYS))
-            .ok_or_else(|| {
-                S3Error::invalid_argument(
-                    "Provided max-keys not an integer or within integer range",
-                    "max-keys",
-                    v,
-                )
-            })?,
-    };
+    let max_keys = page_size(req, "max-keys")?;
     let url_encode = match req.query.get("encoding-type") {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("url") => true,

@@ -28,6 +28,8 @@ use crate::AppState;
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Request XML documents (DeleteObjects with 1000 long keys is the largest) are capped here.
 pub const MAX_XML_BODY: usize = 2 << 20;
+/// Default and maximum of every page size: max-keys, max-parts, max-uploads.
+const MAX_PAGE: usize = 1000;
 
 /// Per-request facts that end up in logs, responses and (later) events.
 #[derive(Debug, Clone)]
@@ -96,6 +98,26 @@ fn existing_bucket(state: &AppState, bucket: &str) -> S3Result<crate::storage::B
         .store
         .bucket(bucket)?
         .ok_or_else(|| S3Error::no_such_bucket(bucket))
+}
+
+/// A page-size parameter (`max-keys`, `max-parts`, `max-uploads`): absent means the maximum,
+/// larger values are capped to it, anything else but a non-negative integer is refused.
+fn page_size(req: &S3Request, name: &str) -> S3Result<usize> {
+    match req.query.get(name) {
+        None => Ok(MAX_PAGE),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(|n| (n as usize).min(MAX_PAGE))
+            .ok_or_else(|| {
+                S3Error::invalid_argument(
+                    format!("Provided {name} not an integer or within integer range"),
+                    name,
+                    v,
+                )
+            }),
+    }
 }
 
 fn owner() -> crate::xml::Owner {

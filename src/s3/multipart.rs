@@ -12,7 +12,7 @@ use super::headers::{self, check_conditions, quoted_etag, Conditions};
 use super::ingest::receive_upload;
 use super::notification::{after_commit, events_for};
 use super::object::{parse_copy_source, read_object};
-use super::{existing_bucket, owner, S3Request, MAX_XML_BODY};
+use super::{existing_bucket, owner, page_size, S3Request, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::response::{empty, set_header, xml, S3Response};
 use crate::storage::{
@@ -27,8 +27,6 @@ use crate::AppState;
 const MAX_PART_NUMBER: u16 = 10_000;
 /// Every part but the last must be at least this large.
 const MIN_PART_SIZE: u64 = 5 << 20;
-/// Default and maximum of max-parts and max-uploads.
-const MAX_PAGE: usize = 1000;
 
 const COMPOSITE: &str = "COMPOSITE";
 const FULL_OBJECT: &str = "FULL_OBJECT";
@@ -474,24 +472,6 @@ pub async fn abort_multipart_upload(state: &AppState, req: S3Request) -> S3Resul
             Ok(empty(StatusCode::NO_CONTENT))
         }
         _ => Err(no_such_upload(&upload_id)),
-    }
-}
-
-fn page_size(req: &S3Request, name: &str) -> S3Result<usize> {
-    match req.query.get(name) {
-        None => Ok(MAX_PAGE),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(|n| (n as usize).min(MAX_PAGE))
-            .ok_or_else(|| {
-                S3Error::invalid_argument(
-                    format!("Provided {name} not an integer or within integer range"),
-                    name,
-                    v,
-                )
-            }),
     }
 }
 
