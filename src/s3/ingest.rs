@@ -12,7 +12,9 @@ use super::object::content_md5;
 use super::S3Request;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::body::RequestBody;
-use crate::storage::{BlobWriter, BodyRef, NewBody, Store, StoredChecksum, CHUNK_SIZE, INLINE_MAX};
+use crate::storage::{
+    start_blocking, BlobWriter, BodyRef, NewBody, Store, StoredChecksum, CHUNK_SIZE, INLINE_MAX,
+};
 
 /// The largest single PUT (and part) S3 accepts.
 pub const MAX_PUT_SIZE: u64 = 5 << 30;
@@ -181,8 +183,6 @@ async fn forward_chunks(
     Ok(())
 }
 
-type BlobWorker = tokio::task::JoinHandle<S3Result<(BlobWriter, Digests)>>;
-
 /// A blocking thread that hashes each chunk once and appends it to a new blob, for the whole
 /// upload: one hand-off per upload rather than one per chunk. If the upload fails, the
 /// writer is dropped there and its blob goes to gc.
@@ -194,7 +194,7 @@ fn spawn_blob_worker(
     impl std::future::Future<Output = S3Result<(BlobWriter, Digests)>>,
 ) {
     let (chunks, mut incoming) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
-    let worker: BlobWorker = tokio::task::spawn_blocking(move || {
+    let finished = start_blocking(move || {
         let mut writer = BlobWriter::begin(&store)?;
         while let Some(chunk) = incoming.blocking_recv() {
             digests.update(&chunk);
@@ -202,11 +202,5 @@ fn spawn_blob_worker(
         }
         Ok((writer, digests))
     });
-    let finished = async move {
-        match worker.await {
-            Ok(result) => result,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
-    };
     (chunks, finished)
 }

@@ -224,9 +224,22 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    start_blocking(f).await
+}
+
+/// Like [`blocking`], but `f` starts now, not when the future is first polled (for work
+/// that runs beside the caller, fed through a channel); its panic resumes in the awaiter.
+pub fn start_blocking<T, F>(f: F) -> impl std::future::Future<Output = T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let task = tokio::task::spawn_blocking(f);
+    async move {
+        match task.await {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 }
 
