@@ -25,8 +25,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::events::config::{self, DestinationKind, RawRule};
+use crate::events::config::{DestinationKind, RawRule};
 use crate::events::handlers::{parse_function, BuiltinSpec};
+use crate::s3::notification::replace_configuration;
 use crate::storage::BucketRecord;
 use crate::time_fmt::now_ms;
 use crate::AppState;
@@ -148,25 +149,10 @@ pub fn apply(state: &AppState, env: &Environment) -> Result<(), String> {
             .map(|r| r.raw(&region, account))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("bucket {name:?}: {e}"))?;
-        let registry = &state.events.registry;
-        let built = config::build(
-            raw,
-            false,
-            &region,
-            |arn| registry.resolve(arn).is_some(),
-            false,
-        )
-        .map_err(|e| {
-            format!(
-                "bucket {name:?}: {} ({}: {})",
-                e.message, e.argument_name, e.argument_value
-            )
+        replace_configuration(state, name, &region, raw, false, false).map_err(|e| {
+            let details: Vec<String> = e.details.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            format!("bucket {name:?}: {} ({})", e.message, details.join(", "))
         })?;
-        let stored = (!built.rules.is_empty())
-            .then(|| serde_json::to_string(&built).expect("configuration serializes"));
-        store
-            .set_bucket_notification(name, stored)
-            .map_err(|e| e.to_string())?;
     }
     state.store.flush().map_err(|e| e.to_string())?;
     Ok(())

@@ -44,6 +44,35 @@ fn raw_rules(parsed: doc::NotificationConfiguration) -> Vec<RawRule> {
         .collect()
 }
 
+/// Validates `raw` rules for `bucket` (in `region`) against the registered handlers and makes
+/// them the bucket's whole configuration; an empty one disables notifications. Shared by
+/// PutBucketNotificationConfiguration and the rules a lambucket.toml declares.
+pub(crate) fn replace_configuration(
+    state: &AppState,
+    bucket: &str,
+    region: &str,
+    raw: Vec<RawRule>,
+    event_bridge: bool,
+    skip_validation: bool,
+) -> S3Result<NotificationConfig> {
+    let registry = &state.events.registry;
+    let config = config::build(
+        raw,
+        event_bridge,
+        region,
+        |arn| registry.resolve(arn).is_some(),
+        skip_validation,
+    )
+    .map_err(|e| S3Error::invalid_argument(e.message, &e.argument_name, &e.argument_value))?;
+    let stored = (!config.rules.is_empty() || config.event_bridge)
+        .then(|| serde_json::to_string(&config).map_err(S3Error::internal))
+        .transpose()?;
+    if !state.store.set_bucket_notification(bucket, stored)? {
+        return Err(S3Error::no_such_bucket(bucket));
+    }
+    Ok(config)
+}
+
 pub async fn put_bucket_notification_configuration(
     state: &AppState,
     mut req: S3Request,
@@ -58,21 +87,14 @@ pub async fn put_bucket_notification_configuration(
     let skip_validation = req
         .header("x-amz-skip-destination-validation")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let registry = &state.events.registry;
-    let config = config::build(
+    let config = replace_configuration(
+        state,
+        &req.bucket,
+        &bucket.region,
         raw_rules(parsed),
         event_bridge,
-        &bucket.region,
-        |arn| registry.resolve(arn).is_some(),
         skip_validation,
-    )
-    .map_err(|e| S3Error::invalid_argument(e.message, &e.argument_name, &e.argument_value))?;
-    let stored = (!config.rules.is_empty() || config.event_bridge)
-        .then(|| serde_json::to_string(&config).map_err(S3Error::internal))
-        .transpose()?;
-    if !state.store.set_bucket_notification(&req.bucket, stored)? {
-        return Err(S3Error::no_such_bucket(&req.bucket));
-    }
+    )?;
     // S3 sends a test event to queue and topic destinations (never to Lambda functions).
     let time = iso8601_ms(now_ms());
     let mut tests = Vec::new();
