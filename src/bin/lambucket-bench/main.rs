@@ -14,8 +14,9 @@ use bytes::Bytes;
 use clap::Parser;
 use http::Method;
 use md5::{Digest, Md5};
+use sha2::Sha256;
 
-use client::S3;
+use client::{Payload, S3};
 use stats::{figures, Figures};
 
 #[derive(Parser, Clone)]
@@ -183,12 +184,14 @@ impl Bench {
         let (s3, bucket, prefix) = (self.s3.clone(), self.bucket.clone(), prefix.to_owned());
         let body = pattern(size, size as u64);
         let crc = crc32_b64(&body);
+        let sha256: Arc<str> = hex::encode(Sha256::digest(&body)).into();
         let measured = run(conc, count, move |i| {
-            let (s3, body, path, crc) = (
+            let (s3, body, path, crc, sha256) = (
                 s3.clone(),
                 body.clone(),
                 format!("/{bucket}/{prefix}{i:06}"),
                 crc.clone(),
+                sha256.clone(),
             );
             async move {
                 let headers: Vec<(&str, &str)> = if checksum {
@@ -197,7 +200,10 @@ impl Bench {
                     vec![]
                 };
                 let len = body.len() as u64;
-                let r = s3.send(Method::PUT, &path, &headers, body).await?;
+                let payload = Payload::Hashed(&sha256);
+                let r = s3
+                    .send_signed(Method::PUT, &path, &headers, body, payload)
+                    .await?;
                 expect(r.status, 200, "PUT").map(|_| len)
             }
         })
@@ -348,7 +354,7 @@ impl Bench {
         let started = Instant::now();
         let put = self
             .s3
-            .send_signed(Method::PUT, &path, &[], body, false)
+            .send_signed(Method::PUT, &path, &[], body, Payload::Unsigned)
             .await;
         let elapsed = started.elapsed();
         let mut errors = 0;
