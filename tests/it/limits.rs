@@ -5,7 +5,7 @@ use http::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{test_config, xml_values, TestServer};
+use crate::harness::{pattern, test_config, xml_values, TestServer};
 
 /// Sends raw bytes and reads whatever comes back until the server closes or `wait` passes.
 async fn raw(addr: std::net::SocketAddr, request: &[u8], wait: Duration) -> String {
@@ -126,4 +126,70 @@ async fn xml_bodies_are_capped() {
     resp.assert_error(400, "MalformedXML");
     let list = c.request(Method::GET, "/cap", &[], Bytes::new()).await;
     assert!(xml_values(&list.text(), "Key").is_empty());
+}
+
+#[tokio::test]
+async fn overwritten_bodies_are_reclaimed_after_being_read() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_bucket("reclaim").await;
+    let blobs_dir = server.state.config.data_dir.join("blobs");
+    for round in 0..4u64 {
+        let body = pattern(300_000, round);
+        c.put("reclaim", "song", body.clone()).await.assert_ok();
+        let got = c.get("reclaim", "song").await;
+        got.assert_ok();
+        assert_eq!(got.body.as_ref(), body.as_slice());
+    }
+    let store = server.state.store.clone();
+    let mut files = usize::MAX;
+    for _ in 0..100 {
+        store.collect_garbage(Duration::ZERO).unwrap();
+        files = count_files(&blobs_dir);
+        if files == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(files, 1, "blob files left for one live object");
+    assert_eq!(store.housekeeping_counts(), (0, 0));
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count_files(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_collector_reclaims_on_its_own() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut config = test_config(temp.path());
+    config.store.gc_delay = Duration::from_millis(300);
+    let server = TestServer::start_with(config).await;
+    let c = server.client();
+    c.create_bucket("reclaim").await;
+    let blobs_dir = server.state.config.data_dir.join("blobs");
+    for round in 0..4u64 {
+        c.put("reclaim", "song", pattern(300_000, round))
+            .await
+            .assert_ok();
+    }
+    let mut files = usize::MAX;
+    for _ in 0..200 {
+        files = count_files(&blobs_dir);
+        if files == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(files, 1, "blob files left for one live object");
 }
