@@ -14,6 +14,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::keys::blob_key;
 use super::records::{BlobRef, BodyRef};
+use super::writeback::EarlyWriteback;
 use super::{now_ms, Durability, StorageError, StorageResult, Store};
 
 /// Uploads are cut into pieces of this size on their way to disk.
@@ -67,6 +68,7 @@ pub struct BlobWriter {
     file: Option<File>,
     size: u64,
     committed: bool,
+    writeback: Option<EarlyWriteback>,
 }
 
 impl BlobWriter {
@@ -88,14 +90,20 @@ impl BlobWriter {
             file: Some(file),
             size: 0,
             committed: false,
+            writeback: (store.inner.options.durability == Durability::Sync)
+                .then(EarlyWriteback::default),
         })
     }
 
     pub fn append(&mut self, data: &[u8]) -> StorageResult<()> {
-        self.file
+        let file = self
+            .file
             .as_mut()
-            .ok_or_else(|| StorageError::Corrupt("blob already finished".into()))?
-            .write_all(data)?;
+            .ok_or_else(|| StorageError::Corrupt("blob already finished".into()))?;
+        file.write_all(data)?;
+        if let Some(writeback) = &mut self.writeback {
+            writeback.wrote(file, data.len())?;
+        }
         self.size += data.len() as u64;
         Ok(())
     }
@@ -124,6 +132,9 @@ impl BlobWriter {
     pub(crate) fn finish(&mut self) -> StorageResult<()> {
         if let Some(file) = self.file.take() {
             if self.store.inner.options.durability == Durability::Sync {
+                if let Some(writeback) = &mut self.writeback {
+                    writeback.wait()?;
+                }
                 file.sync_data()?;
                 sync_dir(&self.store.inner.blobs.shard(self.blob_id))?;
             }

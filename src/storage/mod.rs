@@ -16,6 +16,7 @@ mod multipart;
 mod objects;
 mod outbox;
 mod records;
+mod writeback;
 
 use std::collections::HashMap;
 use std::path::Path;
