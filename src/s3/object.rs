@@ -58,22 +58,25 @@ pub(super) async fn commit(
     condition: CommitCondition,
     events: Vec<OutboxEntry>,
 ) -> S3Result<ObjectRecord> {
-    let store = state.store.clone();
-    let (bucket_owned, key_owned) = (bucket.to_owned(), key.to_owned());
     let recorded = !events.is_empty();
-    let (outcome, record) = blocking(move || {
-        let outcome = store.commit_object(
-            &bucket_owned,
-            &key_owned,
-            &record,
-            body,
-            &condition,
-            &events,
-        );
-        (outcome, record)
-    })
-    .await;
-    match outcome? {
+    let now = state
+        .store
+        .commit_object_now(bucket, key, &record, &body, &condition, &events)?;
+    let (outcome, record) = match now {
+        Some(outcome) => (outcome, record),
+        None => {
+            let store = state.store.clone();
+            let (bucket, key) = (bucket.to_owned(), key.to_owned());
+            let (outcome, record) = blocking(move || {
+                let outcome =
+                    store.commit_object(&bucket, &key, &record, body, &condition, &events);
+                (outcome, record)
+            })
+            .await;
+            (outcome?, record)
+        }
+    };
+    match outcome {
         ObjectCommit::Done(_) => {
             state.store.make_durable().await?;
             after_commit(state, recorded).await;
@@ -263,9 +266,15 @@ async fn delete_one(
 ) -> S3Result<()> {
     let bucket = req.bucket.as_str();
     let events = events_for(state, bucket_rec, req, "ObjectRemoved:Delete", key, None)?;
-    let store = state.store.clone();
-    let (b, k) = (bucket.to_owned(), key.to_owned());
-    match blocking(move || store.delete_object(&b, &k, &events)).await? {
+    let outcome = match state.store.delete_object_now(bucket, key, &events)? {
+        Some(outcome) => outcome,
+        None => {
+            let store = state.store.clone();
+            let (b, k) = (bucket.to_owned(), key.to_owned());
+            blocking(move || store.delete_object(&b, &k, &events)).await?
+        }
+    };
+    match outcome {
         ObjectCommit::Done(old) => {
             state.store.make_durable().await?;
             after_commit(state, old.is_some()).await;
