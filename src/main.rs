@@ -10,12 +10,6 @@ use lambucket::environment::Environment;
 use lambucket::events::handlers::BuiltinSpec;
 use lambucket::storage::Durability;
 
-/// sled allocates and frees node copies on most writes; with glibc's allocator that churn
-/// cost ~20% of 4 KiB PUT and DELETE throughput and ~10% of GET (A/B runs of the same
-/// build with and without it, alternating, on one machine).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "lambucket",
