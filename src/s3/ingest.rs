@@ -104,10 +104,10 @@ pub async fn receive_upload(
     Ok(ingested)
 }
 
-/// Pieces in flight between the body reader and the upload's worker: bounds memory per
-/// upload (8 frames, each at most one read of hyper's buffer, ~400 KiB) while letting
-/// socket reads overlap hashing and writing.
-const CHUNKS_IN_FLIGHT: usize = 8;
+/// Pieces queued at each of an upload's two hand-offs (reader → hasher → writer): bounds
+/// memory per upload (8 frames in all, each at most one read of hyper's buffer, ~400 KiB)
+/// while letting socket reads, hashing and writing overlap.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 pub async fn ingest(
     store: &Store,
