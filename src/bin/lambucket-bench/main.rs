@@ -172,6 +172,21 @@ impl Bench {
         ));
     }
 
+    /// Runs `op` once per key `<prefix>000000…` of the bench bucket, `conc` at a time, and
+    /// prints what it measured as `name`; `op` gets the client and the key's path.
+    async fn per_key<F, Fut>(&self, name: &str, prefix: &str, count: usize, conc: usize, op: F)
+    where
+        F: Fn(Arc<S3>, String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<u64, String>> + Send,
+    {
+        let (s3, bucket, prefix) = (self.s3.clone(), self.bucket.clone(), prefix.to_owned());
+        let measured = run(conc, count, move |i| {
+            op(s3.clone(), format!("/{bucket}/{prefix}{i:06}"))
+        })
+        .await;
+        self.emit_run(name, measured);
+    }
+
     async fn put_objects(
         &self,
         name: &str,
@@ -181,18 +196,11 @@ impl Bench {
         conc: usize,
         checksum: bool,
     ) {
-        let (s3, bucket, prefix) = (self.s3.clone(), self.bucket.clone(), prefix.to_owned());
         let body = pattern(size, size as u64);
         let crc = crc32_b64(&body);
         let sha256: Arc<str> = hex::encode(Sha256::digest(&body)).into();
-        let measured = run(conc, count, move |i| {
-            let (s3, body, path, crc, sha256) = (
-                s3.clone(),
-                body.clone(),
-                format!("/{bucket}/{prefix}{i:06}"),
-                crc.clone(),
-                sha256.clone(),
-            );
+        self.per_key(name, prefix, count, conc, move |s3, path| {
+            let (body, crc, sha256) = (body.clone(), crc.clone(), sha256.clone());
             async move {
                 let headers: Vec<(&str, &str)> = if checksum {
                     vec![("x-amz-checksum-crc32", crc.as_str())]
@@ -208,7 +216,6 @@ impl Bench {
             }
         })
         .await;
-        self.emit_run(name, measured);
     }
 
     async fn get_objects(
@@ -220,18 +227,11 @@ impl Bench {
         conc: usize,
         method: Method,
     ) {
-        let (s3, bucket, prefix) = (self.s3.clone(), self.bucket.clone(), prefix.to_owned());
         let body = pattern(size, size as u64);
-        let head = method == Method::HEAD;
-        let measured = run(conc, count, move |i| {
-            let (s3, body, path, method) = (
-                s3.clone(),
-                body.clone(),
-                format!("/{bucket}/{prefix}{i:06}"),
-                method.clone(),
-            );
+        self.per_key(name, prefix, count, conc, move |s3, path| {
+            let (body, method) = (body.clone(), method.clone());
             async move {
-                if head {
+                if method == Method::HEAD {
                     return status_only(&s3, method, &path, 200).await;
                 }
                 let (status, len) = s3.get_verified(&path, &body).await?;
@@ -239,17 +239,13 @@ impl Bench {
             }
         })
         .await;
-        self.emit_run(name, measured);
     }
 
     async fn delete_objects(&self, prefix: &str, count: usize, conc: usize) {
-        let (s3, bucket, prefix) = (self.s3.clone(), self.bucket.clone(), prefix.to_owned());
-        let measured = run(conc, count, move |i| {
-            let (s3, path) = (s3.clone(), format!("/{bucket}/{prefix}{i:06}"));
-            async move { status_only(&s3, Method::DELETE, &path, 204).await }
+        self.per_key("delete_4k", prefix, count, conc, |s3, path| async move {
+            status_only(&s3, Method::DELETE, &path, 204).await
         })
         .await;
-        self.emit_run("delete_4k", measured);
     }
 
     /// Full ListObjectsV2 passes over `prefix` in pages of 1000; one op = one page.
