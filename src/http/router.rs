@@ -14,6 +14,7 @@ pub enum Op {
     HeadBucket,
     DeleteBucket,
     GetBucketLocation,
+    GetBucketVersioning,
     ListObjects,
     ListObjectsV2,
     DeleteObjects,
@@ -46,7 +47,10 @@ pub struct Route {
 const UNIMPLEMENTED_SUBRESOURCES: &[(&str, &str)] = &[
     ("acl", "ACLs"),
     ("tagging", "Object and bucket tagging"),
-    ("versioning", "Bucket versioning"),
+    (
+        "versioning",
+        "PutBucketVersioning (buckets are never versioned)",
+    ),
     ("versions", "ListObjectVersions"),
     ("policy", "Bucket policies"),
     ("policyStatus", "Bucket policy status"),
@@ -115,6 +119,7 @@ pub fn route(
     } else if key.is_empty() {
         match (method, unimplemented) {
             (&Method::GET, _) if query.has("location") => Op::GetBucketLocation,
+            (&Method::GET, _) if query.has("versioning") => Op::GetBucketVersioning,
             (&Method::GET, _) if query.has("notification") => {
                 Op::GetBucketNotificationConfiguration
             }
@@ -170,6 +175,14 @@ mod tests {
         assert_eq!(r(Method::DELETE, "/b", "").op, Op::DeleteBucket);
         assert_eq!(r(Method::GET, "/b", "location").op, Op::GetBucketLocation);
         assert_eq!(
+            r(Method::GET, "/b", "versioning").op,
+            Op::GetBucketVersioning
+        );
+        assert_eq!(
+            r(Method::PUT, "/b", "versioning").op,
+            Op::Unimplemented("PutBucketVersioning (buckets are never versioned)")
+        );
+        assert_eq!(
             r(Method::GET, "/b", "list-type=2&prefix=a").op,
             Op::ListObjectsV2
         );
@@ -212,8 +225,8 @@ mod tests {
             Op::Unimplemented("RestoreObject")
         );
         assert_eq!(
-            r(Method::GET, "/b", "versioning").op,
-            Op::Unimplemented("Bucket versioning")
+            r(Method::GET, "/b", "tagging").op,
+            Op::Unimplemented("Object and bucket tagging")
         );
         let copy = route(&Method::PUT, "/b/k", &Query::default(), None, true).unwrap();
         assert_eq!(copy.op, Op::CopyObject);

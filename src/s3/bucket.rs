@@ -1,4 +1,5 @@
-//! Bucket operations: CreateBucket, HeadBucket, DeleteBucket, ListBuckets, GetBucketLocation.
+//! Bucket operations: CreateBucket, HeadBucket, DeleteBucket, ListBuckets, GetBucketLocation,
+//! GetBucketVersioning.
 
 use http::StatusCode;
 
@@ -119,6 +120,15 @@ pub async fn get_bucket_location(state: &AppState, req: S3Request) -> S3Result<S
     Ok(xml(doc::to_xml(&doc::LocationConstraint {
         xmlns: S3_NAMESPACE,
         region,
+    })?))
+}
+
+/// Buckets here are never versioned. S3 answers a bucket whose versioning was never set
+/// with an empty configuration (no Status), and clients (rclone's purge, for one) read it.
+pub async fn get_bucket_versioning(state: &AppState, req: S3Request) -> S3Result<S3Response> {
+    existing_bucket(state, &req.bucket)?;
+    Ok(xml(doc::to_xml(&doc::VersioningConfiguration {
+        xmlns: S3_NAMESPACE,
     })?))
 }
 

@@ -67,6 +67,7 @@ pub async fn handle(state: &AppState, op: Op, req: S3Request) -> S3Result<S3Resp
         Op::HeadBucket => bucket::head_bucket(state, req).await,
         Op::DeleteBucket => bucket::delete_bucket(state, req).await,
         Op::GetBucketLocation => bucket::get_bucket_location(state, req).await,
+        Op::GetBucketVersioning => bucket::get_bucket_versioning(state, req).await,
         Op::ListObjects => list::list_objects(state, req).await,
         Op::ListObjectsV2 => list::list_objects_v2(state, req).await,
         Op::DeleteObjects => object::delete_objects(state, req).await,

@@ -46,6 +46,14 @@ pub struct LocationConstraint {
     pub region: String,
 }
 
+/// GetBucketVersioning's answer for a bucket whose versioning was never set: no Status.
+#[derive(Debug, Serialize)]
+#[serde(rename = "VersioningConfiguration")]
+pub struct VersioningConfiguration {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+}
+
 /// `CreateBucket` request body; all of it optional.
 #[derive(Debug, Default, Deserialize)]
 pub struct CreateBucketConfiguration {

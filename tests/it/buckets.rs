@@ -108,13 +108,38 @@ async fn unbuilt_operations_answer_not_implemented() {
     let server = TestServer::start().await;
     let c = server.client();
     c.create_bucket("bucket-one").await;
-    c.request(Method::GET, "/bucket-one?versioning", &[], Bytes::new())
-        .await
-        .assert_error(501, "NotImplemented");
+    c.request(
+        Method::PUT,
+        "/bucket-one?versioning",
+        &[],
+        "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+    )
+    .await
+    .assert_error(501, "NotImplemented");
     c.request(Method::POST, "/bucket-one/key?restore", &[], Bytes::new())
         .await
         .assert_error(501, "NotImplemented");
     c.request(Method::PATCH, "/bucket-one/key", &[], Bytes::new())
         .await
         .assert_error(405, "MethodNotAllowed");
+}
+
+#[tokio::test]
+async fn versioning_of_a_bucket_reads_as_never_set() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_bucket("plain").await;
+    let resp = c
+        .request(Method::GET, "/plain?versioning", &[], Bytes::new())
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let body = resp.text();
+    assert!(body.contains("<VersioningConfiguration"), "{body}");
+    assert!(
+        !body.contains("<Status>"),
+        "never-versioned has no Status: {body}"
+    );
+    c.request(Method::GET, "/absent-bucket?versioning", &[], Bytes::new())
+        .await
+        .assert_error(404, "NoSuchBucket");
 }
