@@ -10,4 +10,5 @@ mod listing;
 mod multipart;
 mod objects;
 mod recovery;
+mod rust_sdk;
 mod streaming;
