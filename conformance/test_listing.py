@@ -1,10 +1,13 @@
-"""Listing through boto3 paginators (v1 and v2) and aws-cli (s3 ls, s3api list-objects*)."""
+"""Listing through boto3 paginators (v1, v2, object versions) and aws-cli (s3 ls, s3api list-*)."""
 
 import json
 import re
 import urllib.parse
 
+import boto3
 import pytest
+
+from conftest import ACCESS_KEY, REGION, SECRET_KEY
 
 KEYS = [
     "a.txt",
@@ -89,3 +92,29 @@ def test_url_encoding_type(s3, seeded):
     raw = [o["Key"] for o in s3.list_objects_v2(Bucket=seeded, EncodingType="url")["Contents"]]
     assert "z%2Bplus.txt" in raw and "events/bob%20b/x.json" in raw
     assert sorted(urllib.parse.unquote_plus(k) for k in raw) == sorted(KEYS)
+
+
+def test_object_versions_paginator_and_bucket_teardown_idiom(s3, seeded):
+    pages = list(s3.get_paginator("list_object_versions").paginate(
+        Bucket=seeded, PaginationConfig={"PageSize": 3}))
+    versions = [v for p in pages for v in p.get("Versions", [])]
+    assert [v["Key"] for v in versions] == sorted(KEYS)
+    assert all(v["VersionId"] == "null" and v["IsLatest"] for v in versions)
+    assert all(v["Size"] == len(v["Key"]) and v["ETag"].startswith('"') for v in versions)
+    assert len(pages) == 3
+
+    # The usual way tests empty a bucket: every version, deleted in batches by VersionId.
+    resource = boto3.resource("s3", endpoint_url=s3.meta.endpoint_url, aws_access_key_id=ACCESS_KEY,
+                              aws_secret_access_key=SECRET_KEY, region_name=REGION)
+    deleted = resource.Bucket(seeded).object_versions.delete()
+    assert sorted(d["Key"] for batch in deleted for d in batch["Deleted"]) == sorted(KEYS)
+    assert all(d["VersionId"] == "null" for batch in deleted for d in batch["Deleted"])
+    assert s3.list_objects_v2(Bucket=seeded)["KeyCount"] == 0
+    s3.delete_bucket(Bucket=seeded)
+
+
+def test_cli_list_object_versions(aws, seeded):
+    out = json.loads(aws.run("s3api", "list-object-versions", "--bucket", seeded,
+                             "--prefix", "events/", "--delimiter", "/").stdout)
+    assert [v["Key"] for v in out["Versions"]] == ["events/top.json"]
+    assert [c["Prefix"] for c in out["CommonPrefixes"]] == ["events/alice/", "events/bob b/", "events/bob/"]

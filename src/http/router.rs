@@ -17,6 +17,7 @@ pub enum Op {
     GetBucketVersioning,
     ListObjects,
     ListObjectsV2,
+    ListObjectVersions,
     DeleteObjects,
     PutObject,
     CopyObject,
@@ -51,7 +52,6 @@ const UNIMPLEMENTED_SUBRESOURCES: &[(&str, &str)] = &[
         "versioning",
         "PutBucketVersioning (buckets are never versioned)",
     ),
-    ("versions", "ListObjectVersions"),
     ("policy", "Bucket policies"),
     ("policyStatus", "Bucket policy status"),
     ("cors", "Bucket CORS"),
@@ -120,6 +120,7 @@ pub fn route(
         match (method, unimplemented) {
             (&Method::GET, _) if query.has("location") => Op::GetBucketLocation,
             (&Method::GET, _) if query.has("versioning") => Op::GetBucketVersioning,
+            (&Method::GET, _) if query.has("versions") => Op::ListObjectVersions,
             (&Method::GET, _) if query.has("notification") => {
                 Op::GetBucketNotificationConfiguration
             }
@@ -177,6 +178,10 @@ mod tests {
         assert_eq!(
             r(Method::GET, "/b", "versioning").op,
             Op::GetBucketVersioning
+        );
+        assert_eq!(
+            r(Method::GET, "/b", "versions&prefix=a").op,
+            Op::ListObjectVersions
         );
         assert_eq!(
             r(Method::PUT, "/b", "versioning").op,

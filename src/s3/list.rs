@@ -1,4 +1,4 @@
-//! ListObjects (v1) and ListObjectsV2.
+//! ListObjects (v1), ListObjectsV2 and ListObjectVersions.
 
 use base64::Engine;
 
@@ -168,6 +168,66 @@ pub async fn list_objects_v2(state: &AppState, req: S3Request) -> S3Result<S3Res
         is_truncated: page.is_truncated,
         encoding_type: p.encoding_type(),
         contents,
+        common_prefixes,
+    };
+    Ok(xml(doc::to_xml(&result)?))
+}
+
+/// Buckets here are never versioned, so every object is listed as its one version, `null`,
+/// which is the latest (as S3 lists a bucket whose versioning was never enabled). A
+/// version-id marker can only be `null`, and resumes after its key.
+pub async fn list_object_versions(state: &AppState, req: S3Request) -> S3Result<S3Response> {
+    let p = params(&req)?;
+    let key_marker = req.query.get("key-marker").unwrap_or("");
+    let version_id_marker = req.query.get("version-id-marker").unwrap_or("");
+    if !version_id_marker.is_empty() {
+        if key_marker.is_empty() {
+            return Err(S3Error::invalid_argument(
+                "A version-id marker cannot be specified without a key marker.",
+                "version-id-marker",
+                version_id_marker,
+            ));
+        }
+        if version_id_marker != "null" {
+            return Err(S3Error::invalid_argument(
+                "Invalid version id specified",
+                "version-id-marker",
+                version_id_marker,
+            ));
+        }
+    }
+    let page = list_page(state, &req.bucket, &p, Some(key_marker))?;
+    let (contents, common_prefixes) = p.render(&page, false);
+    let versions = contents
+        .into_iter()
+        .map(|o| doc::VersionEntry {
+            key: o.key,
+            version_id: "null",
+            is_latest: true,
+            last_modified: o.last_modified,
+            etag: o.etag,
+            size: o.size,
+            owner: owner(),
+            storage_class: o.storage_class,
+        })
+        .collect();
+    let last = page.is_truncated.then(|| page.entries.last()).flatten();
+    let result = doc::ListVersionsResult {
+        xmlns: S3_NAMESPACE,
+        name: req.bucket.clone(),
+        prefix: p.encode(p.prefix),
+        key_marker: p.encode(key_marker),
+        version_id_marker: version_id_marker.to_owned(),
+        next_key_marker: last.map(|e| p.encode(e.name())),
+        // A page that ends on a CommonPrefix resumes after the prefix, not after a version.
+        next_version_id_marker: last
+            .filter(|e| matches!(e, ListEntry::Object { .. }))
+            .map(|_| "null"),
+        max_keys: p.max_keys,
+        delimiter: p.delimiter.map(|d| p.encode(d)),
+        is_truncated: page.is_truncated,
+        encoding_type: p.encoding_type(),
+        versions,
         common_prefixes,
     };
     Ok(xml(doc::to_xml(&result)?))

@@ -70,6 +70,7 @@ pub async fn handle(state: &AppState, op: Op, req: S3Request) -> S3Result<S3Resp
         Op::GetBucketVersioning => bucket::get_bucket_versioning(state, req).await,
         Op::ListObjects => list::list_objects(state, req).await,
         Op::ListObjectsV2 => list::list_objects_v2(state, req).await,
+        Op::ListObjectVersions => list::list_object_versions(state, req).await,
         Op::DeleteObjects => object::delete_objects(state, req).await,
         Op::PutObject => object::put_object(state, req).await,
         Op::CopyObject => object::copy_object(state, req).await,

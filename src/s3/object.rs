@@ -328,7 +328,10 @@ pub async fn delete_objects(state: &AppState, mut req: S3Request) -> S3Result<S3
         };
         match outcome {
             Ok(()) if request.quiet => {}
-            Ok(()) => result.deleted.push(doc::DeletedEntry { key: object.key }),
+            Ok(()) => result.deleted.push(doc::DeletedEntry {
+                key: object.key,
+                version_id: object.version_id,
+            }),
             Err(e) => result.errors.push(doc::DeleteErrorEntry {
                 key: object.key,
                 code: e.code.as_str().into(),

@@ -111,6 +111,63 @@ pub struct ListBucketResultV1 {
     pub common_prefixes: Vec<CommonPrefix>,
 }
 
+/// One object in ListObjectVersions: buckets here are never versioned, so each key has one
+/// version, `null`, and it is the latest.
+#[derive(Debug, Serialize)]
+pub struct VersionEntry {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "VersionId")]
+    pub version_id: &'static str,
+    #[serde(rename = "IsLatest")]
+    pub is_latest: bool,
+    #[serde(rename = "LastModified")]
+    pub last_modified: String,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    #[serde(rename = "Size")]
+    pub size: u64,
+    #[serde(rename = "Owner")]
+    pub owner: Owner,
+    #[serde(rename = "StorageClass")]
+    pub storage_class: &'static str,
+}
+
+/// ListObjectVersions response.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename = "ListVersionsResult")]
+pub struct ListVersionsResult {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Prefix")]
+    pub prefix: String,
+    #[serde(rename = "KeyMarker")]
+    pub key_marker: String,
+    #[serde(rename = "VersionIdMarker")]
+    pub version_id_marker: String,
+    #[serde(rename = "NextKeyMarker", skip_serializing_if = "Option::is_none")]
+    pub next_key_marker: Option<String>,
+    #[serde(
+        rename = "NextVersionIdMarker",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_version_id_marker: Option<&'static str>,
+    #[serde(rename = "MaxKeys")]
+    pub max_keys: usize,
+    #[serde(rename = "Delimiter", skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    #[serde(rename = "IsTruncated")]
+    pub is_truncated: bool,
+    #[serde(rename = "EncodingType", skip_serializing_if = "Option::is_none")]
+    pub encoding_type: Option<&'static str>,
+    #[serde(rename = "Version")]
+    pub versions: Vec<VersionEntry>,
+    #[serde(rename = "CommonPrefixes")]
+    pub common_prefixes: Vec<CommonPrefix>,
+}
+
 /// ListObjectsV2 response.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename = "ListBucketResult")]
@@ -189,6 +246,9 @@ pub struct DeleteResult {
 pub struct DeletedEntry {
     #[serde(rename = "Key")]
     pub key: String,
+    /// Echoed when the request named one (always `null` here).
+    #[serde(rename = "VersionId", skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

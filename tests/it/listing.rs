@@ -277,3 +277,56 @@ async fn pages_from_a_bucket_of_200k_keys() {
         .text();
     assert_eq!(xml_values(&last_page, "Key").len(), 1000);
 }
+
+#[tokio::test]
+async fn object_versions_list_each_key_once_as_the_null_version() {
+    let server = seeded(KEYS).await;
+    let c = &server.client();
+    let get = |q: String| async move {
+        c.request(Method::GET, &format!("/listing?{q}"), &[], Bytes::new())
+            .await
+    };
+
+    // Paged by two: key-marker + version-id-marker from each page resume after its last key.
+    let mut seen = Vec::new();
+    let mut query = "versions&max-keys=2".to_owned();
+    loop {
+        let page = get(query.clone()).await;
+        assert_eq!(page.status, 200, "{}", page.text());
+        let body = page.text();
+        assert!(body.contains("<ListVersionsResult"), "{body}");
+        let keys = xml_values(&body, "Key");
+        assert!(xml_values(&body, "VersionId").iter().all(|v| v == "null"));
+        assert_eq!(xml_values(&body, "IsLatest"), vec!["true"; keys.len()]);
+        assert_eq!(xml_values(&body, "Size").len(), keys.len());
+        seen.extend(keys);
+        if xml_values(&body, "IsTruncated") == ["false"] {
+            assert!(xml_values(&body, "NextKeyMarker").is_empty());
+            break;
+        }
+        let next = xml_values(&body, "NextKeyMarker").remove(0);
+        assert_eq!(xml_values(&body, "NextVersionIdMarker"), ["null"]);
+        query = format!(
+            "versions&max-keys=2&key-marker={}&version-id-marker=null",
+            crate::harness::encode_key(&next)
+        );
+    }
+    assert_eq!(seen, KEYS);
+
+    let rolled = get("versions&delimiter=%2F&encoding-type=url".into())
+        .await
+        .text();
+    assert_eq!(xml_values(&rolled, "Key"), ["a.txt", "z.txt"]);
+    assert!(rolled.contains("<CommonPrefixes><Prefix>photos/</Prefix></CommonPrefixes>"));
+    assert!(rolled.contains("<EncodingType>url</EncodingType>"));
+
+    get("versions&version-id-marker=null".into())
+        .await
+        .assert_error(400, "InvalidArgument");
+    get("versions&key-marker=a.txt&version-id-marker=3HL4kqtJlcpXroDTDmJ".into())
+        .await
+        .assert_error(400, "InvalidArgument");
+    c.request(Method::GET, "/absent?versions", &[], Bytes::new())
+        .await
+        .assert_error(404, "NoSuchBucket");
+}
