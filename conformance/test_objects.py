@@ -242,8 +242,16 @@ def test_copy_object(aws, s3, bucket):
 
 def test_not_implemented_operations_say_so(s3, bucket):
     with pytest.raises(ClientError) as e:
-        s3.get_bucket_versioning(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     assert code(e) == "NotImplemented" and status(e) == 501
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert code(e) == "NotImplemented" and status(e) == 501
+
+
+def test_versioning_reads_as_never_enabled(s3, aws, bucket):
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    assert aws.run("s3api", "get-bucket-versioning", "--bucket", bucket).stdout.strip() == ""
 
 
 def test_cli_sync_tree_up_and_down(aws, bucket, tmp_path):
