@@ -249,6 +249,23 @@ def test_not_implemented_operations_say_so(s3, bucket):
     assert code(e) == "NotImplemented" and status(e) == 501
 
 
+def test_acls_read_as_owner_full_control(s3, aws, bucket):
+    s3.put_object(Bucket=bucket, Key="song.ogg", Body=b"x")
+    for acl in (s3.get_bucket_acl(Bucket=bucket), s3.get_object_acl(Bucket=bucket, Key="song.ogg")):
+        [grant] = acl["Grants"]
+        assert grant["Permission"] == "FULL_CONTROL"
+        assert grant["Grantee"]["Type"] == "CanonicalUser"
+        assert grant["Grantee"]["ID"] == acl["Owner"]["ID"]
+    out = json.loads(aws.run("s3api", "get-object-acl", "--bucket", bucket, "--key", "song.ogg").stdout)
+    assert [g["Permission"] for g in out["Grants"]] == ["FULL_CONTROL"]
+    with pytest.raises(ClientError) as e:
+        s3.get_object_acl(Bucket=bucket, Key="absent")
+    assert code(e) == "NoSuchKey"
+    with pytest.raises(ClientError) as e:
+        s3.put_object_acl(Bucket=bucket, Key="song.ogg", ACL="public-read")
+    assert code(e) == "NotImplemented" and status(e) == 501
+
+
 def test_versioning_reads_as_never_enabled(s3, aws, bucket):
     assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
     assert aws.run("s3api", "get-bucket-versioning", "--bucket", bucket).stdout.strip() == ""

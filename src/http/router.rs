@@ -15,6 +15,8 @@ pub enum Op {
     DeleteBucket,
     GetBucketLocation,
     GetBucketVersioning,
+    GetBucketAcl,
+    GetObjectAcl,
     ListObjects,
     ListObjectsV2,
     ListObjectVersions,
@@ -46,7 +48,10 @@ pub struct Route {
 
 /// Sub-resources of real S3 operations that are not built yet, with the operation's name.
 const UNIMPLEMENTED_SUBRESOURCES: &[(&str, &str)] = &[
-    ("acl", "ACLs"),
+    (
+        "acl",
+        "Changing ACLs (ACLs are disabled: the owner has FULL_CONTROL)",
+    ),
     ("tagging", "Object and bucket tagging"),
     (
         "versioning",
@@ -121,6 +126,7 @@ pub fn route(
             (&Method::GET, _) if query.has("location") => Op::GetBucketLocation,
             (&Method::GET, _) if query.has("versioning") => Op::GetBucketVersioning,
             (&Method::GET, _) if query.has("versions") => Op::ListObjectVersions,
+            (&Method::GET, _) if query.has("acl") => Op::GetBucketAcl,
             (&Method::GET, _) if query.has("notification") => {
                 Op::GetBucketNotificationConfiguration
             }
@@ -141,6 +147,7 @@ pub fn route(
     } else {
         let upload = query.has("uploadId");
         match (method, unimplemented) {
+            (&Method::GET, _) if query.has("acl") => Op::GetObjectAcl,
             (_, Some(what)) => Op::Unimplemented(what),
             (&Method::POST, None) if query.has("uploads") => Op::CreateMultipartUpload,
             (&Method::POST, None) if upload => Op::CompleteMultipartUpload,
@@ -183,6 +190,12 @@ mod tests {
             r(Method::GET, "/b", "versions&prefix=a").op,
             Op::ListObjectVersions
         );
+        assert_eq!(r(Method::GET, "/b", "acl").op, Op::GetBucketAcl);
+        assert_eq!(r(Method::GET, "/b/k", "acl").op, Op::GetObjectAcl);
+        assert!(matches!(
+            r(Method::PUT, "/b/k", "acl").op,
+            Op::Unimplemented(_)
+        ));
         assert_eq!(
             r(Method::PUT, "/b", "versioning").op,
             Op::Unimplemented("PutBucketVersioning (buckets are never versioned)")

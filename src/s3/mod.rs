@@ -1,6 +1,7 @@
 //! S3 operations, one function each, named after the AWS operation and grouped by area.
 //! Each handler parses its inputs, checks them, makes one storage call and builds the response.
 
+mod acl;
 mod bucket;
 pub(crate) use bucket::valid_bucket_name;
 pub mod checksum;
@@ -68,6 +69,8 @@ pub async fn handle(state: &AppState, op: Op, req: S3Request) -> S3Result<S3Resp
         Op::DeleteBucket => bucket::delete_bucket(state, req).await,
         Op::GetBucketLocation => bucket::get_bucket_location(state, req).await,
         Op::GetBucketVersioning => bucket::get_bucket_versioning(state, req).await,
+        Op::GetBucketAcl => acl::get_bucket_acl(state, req).await,
+        Op::GetObjectAcl => acl::get_object_acl(state, req).await,
         Op::ListObjects => list::list_objects(state, req).await,
         Op::ListObjectsV2 => list::list_objects_v2(state, req).await,
         Op::ListObjectVersions => list::list_object_versions(state, req).await,

@@ -148,7 +148,7 @@ pub(super) fn read_object(
     }
 }
 
-fn check_version_id(req: &S3Request) -> S3Result<()> {
+pub(super) fn check_version_id(req: &S3Request) -> S3Result<()> {
     match req.query.get("versionId") {
         None | Some("null") => Ok(()),
         Some(v) => Err(S3Error::invalid_argument(

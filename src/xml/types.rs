@@ -54,6 +54,44 @@ pub struct VersioningConfiguration {
     pub xmlns: &'static str,
 }
 
+/// GetBucketAcl / GetObjectAcl response.
+#[derive(Debug, Serialize)]
+#[serde(rename = "AccessControlPolicy")]
+pub struct AccessControlPolicy {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    #[serde(rename = "Owner")]
+    pub owner: Owner,
+    #[serde(rename = "AccessControlList")]
+    pub access_control_list: AccessControlList,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccessControlList {
+    #[serde(rename = "Grant")]
+    pub grants: Vec<Grant>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Grant {
+    #[serde(rename = "Grantee")]
+    pub grantee: Grantee,
+    #[serde(rename = "Permission")]
+    pub permission: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Grantee {
+    #[serde(rename = "@xmlns:xsi")]
+    pub xmlns_xsi: &'static str,
+    #[serde(rename = "@xsi:type")]
+    pub kind: &'static str,
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "DisplayName")]
+    pub display_name: String,
+}
+
 /// `CreateBucket` request body; all of it optional.
 #[derive(Debug, Default, Deserialize)]
 pub struct CreateBucketConfiguration {

@@ -143,3 +143,36 @@ async fn versioning_of_a_bucket_reads_as_never_set() {
         .await
         .assert_error(404, "NoSuchBucket");
 }
+
+#[tokio::test]
+async fn acls_read_as_owner_full_control_and_cannot_be_changed() {
+    let server = TestServer::start().await;
+    let c = server.client();
+    c.create_bucket("acl-bucket").await;
+    c.put("acl-bucket", "song.ogg", "x").await.assert_ok();
+    for path in ["/acl-bucket?acl", "/acl-bucket/song.ogg?acl"] {
+        let resp = c.request(Method::GET, path, &[], Bytes::new()).await;
+        assert_eq!(resp.status, 200, "{path}: {}", resp.text());
+        let body = resp.text();
+        assert!(body.contains("<AccessControlPolicy"), "{body}");
+        assert!(body.contains(r#"xsi:type="CanonicalUser""#), "{body}");
+        assert_eq!(xml_values(&body, "Permission"), ["FULL_CONTROL"]);
+        let ids = xml_values(&body, "ID");
+        assert_eq!(ids.len(), 2, "owner and grantee: {body}");
+        assert_eq!(ids[0], ids[1], "the grantee is the owner");
+    }
+    c.request(Method::GET, "/acl-bucket/absent?acl", &[], Bytes::new())
+        .await
+        .assert_error(404, "NoSuchKey");
+    c.request(Method::GET, "/no-such-acl-bucket?acl", &[], Bytes::new())
+        .await
+        .assert_error(404, "NoSuchBucket");
+    c.request(
+        Method::PUT,
+        "/acl-bucket/song.ogg?acl",
+        &[("x-amz-acl", "public-read")],
+        Bytes::new(),
+    )
+    .await
+    .assert_error(501, "NotImplemented");
+}
