@@ -246,6 +246,7 @@ fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         config.listen = addr;
         let state = lambucket::open(config)?;
         lambucket::environment::apply(&state, &environment)?;
+        let shutdown = shutdown_signal();
         print_banner(&state.config, addr);
         if let Some(path) = &config_file {
             println!(
@@ -254,7 +255,7 @@ fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 environment.buckets.len()
             );
         }
-        lambucket::serve(listener, state, shutdown_signal()).await?;
+        lambucket::serve(listener, state, shutdown).await?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -315,24 +316,33 @@ fn print_banner(config: &Config, addr: SocketAddr) {
     );
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Starts listening for SIGINT and SIGTERM now, before the banner says the server is up: a
+/// script that signals as soon as it reads the banner must get a clean shutdown, not the
+/// default action (killed by the signal, exit status -15).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+    let listeners = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match listeners {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down");
 }
