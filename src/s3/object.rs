@@ -68,8 +68,9 @@ pub(super) async fn commit(
             let store = state.store.clone();
             let (bucket, key) = (bucket.to_owned(), key.to_owned());
             let (outcome, record) = blocking(move || {
-                let outcome =
-                    store.commit_object(&bucket, &key, &record, body, &condition, &events);
+                let outcome = store.commit_object_in_transaction(
+                    &bucket, &key, &record, body, &condition, &events,
+                );
                 (outcome, record)
             })
             .await;
@@ -271,7 +272,7 @@ async fn delete_one(
         None => {
             let store = state.store.clone();
             let (b, k) = (bucket.to_owned(), key.to_owned());
-            blocking(move || store.delete_object(&b, &k, &events)).await?
+            blocking(move || store.delete_object_in_transaction(&b, &k, &events)).await?
         }
     };
     match outcome {

@@ -65,9 +65,27 @@ impl Store {
             .transpose()
     }
 
-    /// Makes `record` the object at `bucket/key` in one transaction: the bucket must exist,
-    /// the condition must hold, the blob leaves `pending`, the replaced body goes to `gc`.
+    /// Makes `record` the object at `bucket/key`: the bucket must exist, the condition must
+    /// hold, the blob leaves `pending`, the replaced body goes to `gc`. A compare-and-swap
+    /// when [`Store::commit_object_now`] can do it, a transaction otherwise.
     pub fn commit_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: &ObjectRecord,
+        body: NewBody,
+        condition: &CommitCondition,
+        events: &[OutboxEntry],
+    ) -> StorageResult<ObjectCommit> {
+        match self.commit_object_now(bucket, key, record, &body, condition, events)? {
+            Some(outcome) => Ok(outcome),
+            None => self.commit_object_in_transaction(bucket, key, record, body, condition, events),
+        }
+    }
+
+    /// [`Store::commit_object`]'s transaction (blocking IO: the blob's fsync, sled's), for
+    /// callers that already tried [`Store::commit_object_now`].
+    pub fn commit_object_in_transaction(
         &self,
         bucket: &str,
         key: &str,
@@ -76,11 +94,6 @@ impl Store {
         condition: &CommitCondition,
         events: &[OutboxEntry],
     ) -> StorageResult<ObjectCommit> {
-        if let Some(outcome) =
-            self.commit_object_now(bucket, key, record, &body, condition, events)?
-        {
-            return Ok(outcome);
-        }
         let okey = object_key(bucket, key);
         let value = encode(record)?;
         if let NewBody::Blob(writer) = &mut body {
@@ -142,9 +155,20 @@ impl Store {
         key: &str,
         events: &[OutboxEntry],
     ) -> StorageResult<ObjectCommit> {
-        if let Some(outcome) = self.delete_object_now(bucket, key, events)? {
-            return Ok(outcome);
+        match self.delete_object_now(bucket, key, events)? {
+            Some(outcome) => Ok(outcome),
+            None => self.delete_object_in_transaction(bucket, key, events),
         }
+    }
+
+    /// [`Store::delete_object`]'s transaction, for callers that already tried
+    /// [`Store::delete_object_now`].
+    pub fn delete_object_in_transaction(
+        &self,
+        bucket: &str,
+        key: &str,
+        events: &[OutboxEntry],
+    ) -> StorageResult<ObjectCommit> {
         let okey = object_key(bucket, key);
         let stamp = now_ms().to_be_bytes();
         let _shared = self.commit_lock();
@@ -174,8 +198,9 @@ impl Store {
 
     /// [`Store::commit_object`] when it can be done at once, in microseconds and without
     /// IO: an inline body recorded with no event, replacing no blob (see `swap_record`).
-    /// Callers on an async worker try this first and take `commit_object` to a blocking
-    /// thread only when it answers `None`, sparing most small PUTs two thread hand-offs.
+    /// Callers on an async worker try this first and take `commit_object_in_transaction` to
+    /// a blocking thread only when it answers `None`, sparing most small PUTs two thread
+    /// hand-offs.
     pub fn commit_object_now(
         &self,
         bucket: &str,
