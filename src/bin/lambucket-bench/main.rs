@@ -387,9 +387,8 @@ impl Bench {
     }
 }
 
-/// This machine's single-core MD5 rate, the ceiling of a single PUT stream.
-/// One core's MD5 rate: the fastest of several 64 MiB digests over about a second, since a
-/// busy spell of the machine only ever makes a digest slower.
+/// This machine's single-core MD5 rate, the ceiling of a single PUT stream: the fastest of
+/// several 64 MiB digests over about a second, since a busy spell only makes a digest slower.
 fn md5_rate_mib_s() -> f64 {
     let data = pattern(64 * MIB, 1);
     let started = Instant::now();
