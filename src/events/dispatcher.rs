@@ -12,14 +12,17 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore};
 use tracing::Instrument;
 
+use super::candidates::Candidates;
 use super::handlers::{Invocation, Registry};
 use super::EventsConfig;
 use crate::storage::{OutboxEntry, StorageResult, Store};
 
 /// Upper bound on the wait between scans when nothing wakes the dispatcher.
 const IDLE_SCAN: Duration = Duration::from_secs(1);
-/// Outbox records looked at per scan.
+/// Outbox sequence numbers read per full pass.
 const SCAN_BATCH: usize = 1024;
+/// How often a full pass looks for outbox records nothing told the dispatcher about.
+const FULL_PASS_EVERY: Duration = Duration::from_secs(1);
 /// Delivery attempts remembered for inspection.
 const HISTORY: usize = 1000;
 
@@ -68,10 +71,16 @@ pub struct Dispatcher {
     config: EventsConfig,
     wake: Arc<Notify>,
     in_flight: Mutex<HashSet<u64>>,
+    /// The outbox records worth reading, and from when.
+    candidates: Mutex<Candidates>,
     permits: Arc<Semaphore>,
     history: Mutex<VecDeque<Attempt>>,
     /// Recently delivered records, so they can be replayed.
     delivered: Mutex<VecDeque<(u64, OutboxRecord)>>,
+}
+
+fn until(now_ms: i64, due_ms: i64) -> Duration {
+    Duration::from_millis((due_ms - now_ms).max(0) as u64)
 }
 
 fn now_ms() -> i64 {
@@ -94,6 +103,7 @@ impl Dispatcher {
             config,
             wake: Arc::new(Notify::new()),
             in_flight: Mutex::new(HashSet::new()),
+            candidates: Mutex::new(Candidates::default()),
             permits,
             history: Mutex::new(VecDeque::new()),
             delivered: Mutex::new(VecDeque::new()),
@@ -122,7 +132,18 @@ impl Dispatcher {
         })
     }
 
-    /// New events were committed (or a delivery finished): look at the outbox now.
+    /// Events were recorded in the outbox (and are durable, or will be after the flush their
+    /// writer waits for): deliver them now.
+    pub fn recorded(&self, seqs: &[u64]) {
+        let mut candidates = self.lock_candidates();
+        for &seq in seqs {
+            candidates.look_at(seq, 0);
+        }
+        drop(candidates);
+        self.wake();
+    }
+
+    /// Something changed (a flush made events durable, a delivery finished): look again.
     pub fn wake(&self) {
         self.wake.notify_one();
     }
@@ -131,11 +152,7 @@ impl Dispatcher {
     pub async fn drain(&self) {
         loop {
             self.wake();
-            let idle = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_empty();
+            let idle = self.lock_in_flight().is_empty();
             if idle && self.store.outbox_is_empty() {
                 return;
             }
@@ -165,54 +182,77 @@ impl Dispatcher {
     }
 
     /// Starts deliveries for every due record; returns how long until the next one is due.
+    /// Reads only the records [`Candidates`] names (plus, once a second, a batch of the
+    /// outbox's sequence numbers), so a backlog does not make each pass longer.
     fn dispatch_due(self: &Arc<Self>) -> StorageResult<Duration> {
         let now = now_ms();
-        let mut wait = IDLE_SCAN;
-        for entry in self.store.outbox_after(None, SCAN_BATCH)? {
-            let Some(record) = OutboxRecord::decode(&entry.value) else {
-                tracing::error!(
-                    seq = entry.seq,
-                    "undecodable outbox record; moving it to the dead letters"
-                );
-                self.store.outbox_to_dead_letters(&entry)?;
+        let full_pass_from = self
+            .lock_candidates()
+            .full_pass_from(now, FULL_PASS_EVERY.as_millis() as i64);
+        if let Some(from) = full_pass_from {
+            let mut seqs = self.store.outbox_seqs(from, SCAN_BATCH)?;
+            let stopped_after = seqs.last().copied().filter(|_| seqs.len() == SCAN_BATCH);
+            seqs.retain(|seq| !self.lock_in_flight().contains(seq));
+            let mut candidates = self.lock_candidates();
+            candidates.found(&seqs);
+            candidates.full_pass_done(now, stopped_after);
+        }
+        let due = self.lock_candidates().due_now(now);
+        for seq in due {
+            if self.lock_in_flight().contains(&seq) {
+                continue; // its failed attempt just named its retry time; looked at once it ends
+            }
+            if !self.store.event_is_durable(seq) {
+                continue; // the request that made it wakes us after its flush
+            }
+            if self.permits.available_permits() == 0 {
+                break; // all delivery slots busy: a finishing delivery wakes us
+            }
+            let Some(value) = self.store.outbox_get(seq)? else {
+                self.lock_candidates().forget(seq); // delivered or dead meanwhile
                 continue;
             };
-            if !self.store.event_is_durable(entry.seq) {
-                // Its commit is not flushed yet; the request that made it wakes us after.
+            let Some(record) = OutboxRecord::decode(&value) else {
+                tracing::error!(
+                    seq,
+                    "undecodable outbox record; moving it to the dead letters"
+                );
+                self.store
+                    .outbox_to_dead_letters(&OutboxEntry { seq, value })?;
+                self.lock_candidates().forget(seq);
                 continue;
-            }
+            };
             if record.next_attempt_ms > now {
-                wait = wait.min(Duration::from_millis((record.next_attempt_ms - now) as u64));
+                self.lock_candidates().look_at(seq, record.next_attempt_ms);
                 continue;
             }
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                // All delivery slots busy: a finishing delivery wakes us.
                 break;
             };
-            if !self
-                .in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(entry.seq)
-            {
-                continue;
-            }
+            self.lock_candidates().forget(seq);
+            self.lock_in_flight().insert(seq);
             let me = self.clone();
-            let span = tracing::info_span!("deliver", seq = entry.seq, request_id = %record.request_id, target = %record.target, attempt = record.attempts + 1);
+            let span = tracing::info_span!("deliver", seq, request_id = %record.request_id, target = %record.target, attempt = record.attempts + 1);
             tokio::spawn(
                 async move {
-                    me.deliver(entry.seq, record).await;
+                    me.deliver(seq, record).await;
                     drop(permit);
-                    me.in_flight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&entry.seq);
+                    me.lock_in_flight().remove(&seq);
                     me.wake();
                 }
                 .instrument(span),
             );
         }
-        Ok(wait)
+        let next = self.lock_candidates().next_due_after(now);
+        Ok(next.map_or(IDLE_SCAN, |due| until(now, due).min(IDLE_SCAN)))
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_candidates(&self) -> std::sync::MutexGuard<'_, Candidates> {
+        self.candidates.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn deliver(&self, seq: u64, mut record: OutboxRecord) {
@@ -283,7 +323,9 @@ impl Dispatcher {
                     self.store.outbox_to_dead_letters(&entry_for(&record))
                 } else {
                     record.next_attempt_ms = now_ms() + self.backoff(attempt).as_millis() as i64;
-                    self.store.outbox_update(&entry_for(&record))
+                    let updated = self.store.outbox_update(&entry_for(&record));
+                    self.lock_candidates().look_at(seq, record.next_attempt_ms);
+                    updated
                 }
             }
         };
@@ -320,6 +362,7 @@ impl Dispatcher {
             record.next_attempt_ms = now_ms();
             record.created_ms = now_ms();
             if self.store.redrive(seq, &record.encode())? {
+                self.lock_candidates().look_at(seq, 0);
                 count += 1;
             }
         }
@@ -356,7 +399,7 @@ impl Dispatcher {
             seq: new_seq,
             value: record.encode(),
         }])?;
-        self.wake();
+        self.recorded(&[new_seq]);
         Ok(Some(new_seq))
     }
 

@@ -3,6 +3,7 @@
 //! outbox records with Lambda's retry semantics (`dispatcher`). Depends on storage's outbox
 //! API only; never on http, s3 or xml.
 
+mod candidates;
 pub mod config;
 pub mod dispatcher;
 pub mod handlers;

@@ -10,7 +10,7 @@ use super::checksum::{
 };
 use super::headers::{self, check_conditions, quoted_etag, Conditions};
 use super::ingest::receive_upload;
-use super::notification::{after_commit, events_for};
+use super::notification::{after_commit, events_for, sequence_numbers};
 use super::object::{parse_copy_source, read_object};
 use super::{existing_bucket, owner, page_size, S3Request, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
@@ -393,7 +393,7 @@ pub async fn complete_multipart_upload(
         &req.key,
         Some((record.size, &record.etag)),
     )?;
-    let recorded = !events.is_empty();
+    let recorded = sequence_numbers(&events);
     let store = state.store.clone();
     let id = upload_id.clone();
     let outcome = blocking(move || {
@@ -403,7 +403,7 @@ pub async fn complete_multipart_upload(
     match outcome {
         UploadOutcome::Done(()) => {
             state.store.make_durable().await?;
-            after_commit(state, recorded).await;
+            after_commit(state, &recorded).await;
         }
         UploadOutcome::NoSuchBucket => return Err(S3Error::no_such_bucket(&req.bucket)),
         UploadOutcome::NoSuchUpload => return Err(no_such_upload(&upload_id)),

@@ -115,7 +115,7 @@ pub async fn put_bucket_notification_configuration(
     }
     state.store.outbox_insert(&tests)?;
     state.store.make_durable().await?;
-    state.events.dispatcher.wake();
+    state.events.dispatcher.recorded(&sequence_numbers(&tests));
     Ok(empty(StatusCode::OK))
 }
 
@@ -364,23 +364,32 @@ pub fn backfill(
             }
         }
         state.store.outbox_insert(&entries)?;
+        state
+            .events
+            .dispatcher
+            .recorded(&sequence_numbers(&entries));
         queued += entries.len();
         match (page.is_truncated, page.entries.last()) {
             (true, Some(last)) => after = Some(last.name().to_owned()),
             _ => break,
         }
     }
-    state.events.dispatcher.wake();
     Ok(queued)
 }
 
-/// After a commit that recorded events: wake the dispatcher, and in synchronous mode wait
-/// until they are delivered, so the handler has run before the client gets its 2xx.
-pub async fn after_commit(state: &AppState, recorded: bool) {
-    if !recorded {
+/// The sequence numbers of events about to be recorded, for [`after_commit`].
+pub fn sequence_numbers(events: &[OutboxEntry]) -> Vec<u64> {
+    events.iter().map(|e| e.seq).collect()
+}
+
+/// After a durable commit that recorded events (`recorded`, their sequence numbers): hand
+/// them to the dispatcher, and in synchronous mode wait until they are delivered, so the
+/// handler has run before the client gets its 2xx.
+pub async fn after_commit(state: &AppState, recorded: &[u64]) {
+    if recorded.is_empty() {
         return;
     }
-    state.events.dispatcher.wake();
+    state.events.dispatcher.recorded(recorded);
     if state.config.deliver_before_response {
         state.events.dispatcher.drain().await;
     }

@@ -9,7 +9,7 @@ use super::checksum;
 use super::checksum::DEFAULT_ALGORITHM;
 use super::headers::{self, check_conditions, quoted_etag, write_object_headers, Conditions};
 use super::ingest::receive_upload;
-use super::notification::{after_commit, events_for};
+use super::notification::{after_commit, events_for, sequence_numbers};
 use super::{existing_bucket, S3Request, MAX_KEY_BYTES, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::response::{empty, set_header, xml, ResponseBody, S3Response};
@@ -58,7 +58,7 @@ pub(super) async fn commit(
     condition: CommitCondition,
     events: Vec<OutboxEntry>,
 ) -> S3Result<ObjectRecord> {
-    let recorded = !events.is_empty();
+    let recorded = sequence_numbers(&events);
     let now = state
         .store
         .commit_object_now(bucket, key, &record, &body, &condition, &events)?;
@@ -80,7 +80,7 @@ pub(super) async fn commit(
     match outcome {
         ObjectCommit::Done(_) => {
             state.store.make_durable().await?;
-            after_commit(state, recorded).await;
+            after_commit(state, &recorded).await;
             Ok(record)
         }
         ObjectCommit::NoSuchBucket => Err(S3Error::no_such_bucket(bucket)),
@@ -267,6 +267,7 @@ async fn delete_one(
 ) -> S3Result<()> {
     let bucket = req.bucket.as_str();
     let events = events_for(state, bucket_rec, req, "ObjectRemoved:Delete", key, None)?;
+    let recorded = sequence_numbers(&events);
     let outcome = match state.store.delete_object_now(bucket, key, &events)? {
         Some(outcome) => outcome,
         None => {
@@ -278,7 +279,9 @@ async fn delete_one(
     match outcome {
         ObjectCommit::Done(old) => {
             state.store.make_durable().await?;
-            after_commit(state, old.is_some()).await;
+            // Events are recorded only when an object was actually removed.
+            let recorded = if old.is_some() { &recorded[..] } else { &[] };
+            after_commit(state, recorded).await;
             Ok(())
         }
         ObjectCommit::NoSuchBucket => Err(S3Error::no_such_bucket(bucket)),

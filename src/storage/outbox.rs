@@ -109,6 +109,27 @@ impl Store {
         entries(self.inner.outbox.range(start.to_be_bytes()..), limit)
     }
 
+    /// Up to `limit` sequence numbers of undelivered events from `from` on, oldest first
+    /// (the dispatcher's full pass: no record is copied).
+    pub fn outbox_seqs(&self, from: u64, limit: usize) -> StorageResult<Vec<u64>> {
+        self.inner
+            .outbox
+            .range(from.to_be_bytes()..)
+            .keys()
+            .take(limit)
+            .map(|key| seq_of(&key?))
+            .collect()
+    }
+
+    /// One undelivered event's record; None once it is delivered or dead.
+    pub fn outbox_get(&self, seq: u64) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self
+            .inner
+            .outbox
+            .get(seq.to_be_bytes())?
+            .map(|v| v.to_vec()))
+    }
+
     pub fn outbox_is_empty(&self) -> bool {
         self.inner.outbox.is_empty()
     }

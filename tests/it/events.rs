@@ -556,3 +556,99 @@ name = "plain"
     let example = lambucket::environment::Environment::load(&example).unwrap();
     assert_eq!(example.buckets.len(), 2);
 }
+
+/// A backlog of events waiting out their retry backoff neither delays new events nor gets
+/// attempted early; a record put in the outbox without telling the dispatcher (as a restart
+/// leaves them) is still found and delivered.
+#[tokio::test]
+async fn new_events_pass_a_backlog_waiting_for_retries() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = test_config(temp.path()); // Lambda's real backoff: the next attempt in 1 minute
+    let server = TestServer::start_with(config).await;
+    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = calls.clone();
+    server
+        .state
+        .events
+        .registry
+        .register_fn("picky", move |event: S3Event| {
+            let log = log.clone();
+            async move {
+                let key = event.records[0].s3.object.key.clone().unwrap();
+                log.lock().unwrap().push(key.clone());
+                match key.starts_with("down/") {
+                    true => Err(format!("{key}: handler down")),
+                    false => Ok(()),
+                }
+            }
+        });
+    let c = server.client();
+    c.create_bucket("backlog").await;
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:picky";
+    configure(
+        &c,
+        "backlog",
+        &lambda_config("b", arn, &["s3:ObjectCreated:*"], None, None),
+    )
+    .await
+    .assert_ok();
+    let dispatcher = &server.state.events.dispatcher;
+    let backlog = 40;
+    for i in 0..backlog {
+        c.put("backlog", &format!("down/{i:02}"), "x")
+            .await
+            .assert_ok();
+    }
+    let failed_once = || {
+        dispatcher
+            .recent_attempts()
+            .iter()
+            .filter(|a| a.outcome == "failed")
+            .count()
+    };
+    wait_until("every backlog event failed once", || {
+        failed_once() == backlog
+    })
+    .await;
+
+    c.put("backlog", "up/new", "x").await.assert_ok();
+    wait_until("the new event delivered", || {
+        calls.lock().unwrap().contains(&"up/new".to_string())
+    })
+    .await;
+
+    // An undelivered record the dispatcher was not told about (as a restart leaves them).
+    let mut record = dispatcher.pending(1).unwrap()[0].1.clone();
+    record.json = record.json.replace("down/00", "up/found");
+    record.attempts = 0;
+    record.next_attempt_ms = 0;
+    let seq = server.state.store.next_sequence().unwrap();
+    server
+        .state
+        .store
+        .outbox_insert(&[lambucket::storage::OutboxEntry {
+            seq,
+            value: record.encode(),
+        }])
+        .unwrap();
+    wait_until("the unannounced record delivered", || {
+        calls.lock().unwrap().contains(&"up/found".to_string())
+    })
+    .await;
+
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(
+        calls.iter().filter(|k| k.starts_with("down/")).count(),
+        backlog,
+        "no backlog event was attempted again before its backoff ended"
+    );
+    assert_eq!(dispatcher.pending(usize::MAX).unwrap().len(), backlog);
+}
+
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
