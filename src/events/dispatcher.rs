@@ -132,15 +132,13 @@ impl Dispatcher {
         })
     }
 
-    /// Events were recorded in the outbox (and are durable, or will be after the flush their
-    /// writer waits for): deliver them now.
+    /// Events were recorded in the outbox: deliver them once they are durable, from the
+    /// next pass on ([`Dispatcher::wake`]).
     pub fn recorded(&self, seqs: &[u64]) {
         let mut candidates = self.lock_candidates();
         for &seq in seqs {
             candidates.look_at(seq, 0);
         }
-        drop(candidates);
-        self.wake();
     }
 
     /// Something changed (a flush made events durable, a delivery finished): look again.
@@ -400,6 +398,7 @@ impl Dispatcher {
             value: record.encode(),
         }])?;
         self.recorded(&[new_seq]);
+        self.wake();
         Ok(Some(new_seq))
     }
 

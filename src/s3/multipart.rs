@@ -402,8 +402,7 @@ pub async fn complete_multipart_upload(
     .await?;
     match outcome {
         UploadOutcome::Done(()) => {
-            state.store.make_durable().await?;
-            after_commit(state, &recorded).await;
+            after_commit(state, &recorded).await?;
         }
         UploadOutcome::NoSuchBucket => return Err(S3Error::no_such_bucket(&req.bucket)),
         UploadOutcome::NoSuchUpload => return Err(no_such_upload(&upload_id)),

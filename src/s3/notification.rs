@@ -114,8 +114,9 @@ pub async fn put_bucket_notification_configuration(
         )?);
     }
     state.store.outbox_insert(&tests)?;
-    state.store.make_durable().await?;
     state.events.dispatcher.recorded(&sequence_numbers(&tests));
+    state.store.make_durable().await?;
+    state.events.dispatcher.wake();
     Ok(empty(StatusCode::OK))
 }
 
@@ -368,6 +369,7 @@ pub fn backfill(
             .events
             .dispatcher
             .recorded(&sequence_numbers(&entries));
+        state.events.dispatcher.wake();
         queued += entries.len();
         match (page.is_truncated, page.entries.last()) {
             (true, Some(last)) => after = Some(last.name().to_owned()),
@@ -382,15 +384,20 @@ pub fn sequence_numbers(events: &[OutboxEntry]) -> Vec<u64> {
     events.iter().map(|e| e.seq).collect()
 }
 
-/// After a durable commit that recorded events (`recorded`, their sequence numbers): hand
-/// them to the dispatcher, and in synchronous mode wait until they are delivered, so the
-/// handler has run before the client gets its 2xx.
-pub async fn after_commit(state: &AppState, recorded: &[u64]) {
-    if recorded.is_empty() {
-        return;
-    }
+/// After a commit that recorded events (`recorded`, their sequence numbers; maybe none):
+/// makes it durable, has the events delivered, and in synchronous mode waits until they are,
+/// so the handler has run before the client gets its 2xx. The dispatcher learns of them
+/// before the flush, so the writer that runs the flush starts delivering every event it
+/// covered, not just its own, while the others are still being woken.
+pub async fn after_commit(state: &AppState, recorded: &[u64]) -> S3Result<()> {
     state.events.dispatcher.recorded(recorded);
+    state.store.make_durable().await?;
+    if recorded.is_empty() {
+        return Ok(());
+    }
+    state.events.dispatcher.wake();
     if state.config.deliver_before_response {
         state.events.dispatcher.drain().await;
     }
+    Ok(())
 }

@@ -79,8 +79,7 @@ pub(super) async fn commit(
     };
     match outcome {
         ObjectCommit::Done(_) => {
-            state.store.make_durable().await?;
-            after_commit(state, &recorded).await;
+            after_commit(state, &recorded).await?;
             Ok(record)
         }
         ObjectCommit::NoSuchBucket => Err(S3Error::no_such_bucket(bucket)),
@@ -278,10 +277,9 @@ async fn delete_one(
     };
     match outcome {
         ObjectCommit::Done(old) => {
-            state.store.make_durable().await?;
             // Events are recorded only when an object was actually removed.
             let recorded = if old.is_some() { &recorded[..] } else { &[] };
-            after_commit(state, recorded).await;
+            after_commit(state, recorded).await?;
             Ok(())
         }
         ObjectCommit::NoSuchBucket => Err(S3Error::no_such_bucket(bucket)),
