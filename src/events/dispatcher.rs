@@ -135,6 +135,9 @@ impl Dispatcher {
     /// Events were recorded in the outbox: deliver them once they are durable, from the
     /// next pass on ([`Dispatcher::wake`]).
     pub fn recorded(&self, seqs: &[u64]) {
+        if seqs.is_empty() {
+            return; // most commits: no rule matched
+        }
         let mut candidates = self.lock_candidates();
         for &seq in seqs {
             candidates.look_at(seq, 0);

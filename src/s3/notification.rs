@@ -379,7 +379,7 @@ pub fn backfill(
     Ok(queued)
 }
 
-/// The sequence numbers of events about to be recorded, for [`after_commit`].
+/// The sequence numbers of `events`: how the dispatcher is told of them.
 pub fn sequence_numbers(events: &[OutboxEntry]) -> Vec<u64> {
     events.iter().map(|e| e.seq).collect()
 }
