@@ -414,45 +414,57 @@ impl lambucket::events::Handler for Recorder {
     }
 }
 
+/// A server with bucket `bucket` whose ObjectCreated events go to a function that logs each
+/// key it is called with and succeeds when `succeeds(key, n)` says so (`n`: this key's
+/// attempts so far, this one included).
+async fn judging_server(
+    config: lambucket::Config,
+    bucket: &str,
+    succeeds: impl Fn(&str, usize) -> bool + Send + Sync + 'static,
+) -> (TestServer, Arc<Mutex<Vec<String>>>) {
+    let server = TestServer::start_with(config).await;
+    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = calls.clone();
+    let succeeds = Arc::new(succeeds);
+    server
+        .state
+        .events
+        .registry
+        .register_fn("judge", move |event: S3Event| {
+            let key = event.records[0].s3.object.key.clone().unwrap();
+            let n = {
+                let mut log = log.lock().unwrap();
+                log.push(key.clone());
+                log.iter().filter(|k| **k == key).count()
+            };
+            let verdict = match succeeds(&key, n) {
+                true => Ok(()),
+                false => Err(format!("attempt {n} of {key} failed")),
+            };
+            async move { verdict }
+        });
+    let c = server.client();
+    c.create_bucket(bucket).await;
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:judge";
+    configure(
+        &c,
+        bucket,
+        &lambda_config("j", arn, &["s3:ObjectCreated:*"], None, None),
+    )
+    .await
+    .assert_ok();
+    (server, calls)
+}
+
 #[tokio::test]
 async fn failures_are_retried_then_dead_lettered() {
     let temp = tempfile::tempdir().unwrap();
     let mut config = test_config(temp.path());
     config.events.time_scale = 0.0005; // Lambda's 1 and 2 minute waits become 30 and 60 ms.
-    let server = TestServer::start_with(config).await;
-    let attempts: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = attempts.clone();
-    server
-        .state
-        .events
-        .registry
-        .register_fn("flaky", move |event: S3Event| {
-            let log = log.clone();
-            async move {
-                let key = event.records[0].s3.object.key.clone().unwrap();
-                let n = {
-                    let mut log = log.lock().unwrap();
-                    log.push(key.clone());
-                    log.iter().filter(|k| **k == key).count()
-                };
-                // "recovers" succeeds on its second attempt; "broken" never does.
-                if key == "recovers" && n >= 2 {
-                    Ok(())
-                } else {
-                    Err(format!("attempt {n} of {key} failed"))
-                }
-            }
-        });
+                                       // "recovers" succeeds on its second attempt; "broken" never does.
+    let (server, attempts) =
+        judging_server(config, "retries", |key, n| key == "recovers" && n >= 2).await;
     let c = server.client();
-    c.create_bucket("retries").await;
-    let arn = "arn:aws:lambda:us-east-1:000000000000:function:flaky";
-    configure(
-        &c,
-        "retries",
-        &lambda_config("r", arn, &["s3:ObjectCreated:*"], None, None),
-    )
-    .await
-    .assert_ok();
     c.put("retries", "recovers", "x").await.assert_ok();
     c.put("retries", "broken", "x").await.assert_ok();
     tokio::time::timeout(
@@ -479,7 +491,7 @@ async fn failures_are_retried_then_dead_lettered() {
         .contains("attempt 3 of broken failed"));
     let history = server.state.events.dispatcher.recent_attempts();
     assert_eq!(history.iter().filter(|a| a.outcome == "failed").count(), 4);
-    assert!(history.iter().all(|a| a.handler == "flaky"));
+    assert!(history.iter().all(|a| a.handler == "judge"));
 }
 
 /// lambucket.toml: declared buckets are created and get their rules (names become ARNs);
@@ -564,34 +576,9 @@ name = "plain"
 async fn new_events_pass_a_backlog_waiting_for_retries() {
     let temp = tempfile::tempdir().unwrap();
     let config = test_config(temp.path()); // Lambda's real backoff: the next attempt in 1 minute
-    let server = TestServer::start_with(config).await;
-    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = calls.clone();
-    server
-        .state
-        .events
-        .registry
-        .register_fn("picky", move |event: S3Event| {
-            let log = log.clone();
-            async move {
-                let key = event.records[0].s3.object.key.clone().unwrap();
-                log.lock().unwrap().push(key.clone());
-                match key.starts_with("down/") {
-                    true => Err(format!("{key}: handler down")),
-                    false => Ok(()),
-                }
-            }
-        });
+    let (server, calls) =
+        judging_server(config, "backlog", |key, _| !key.starts_with("down/")).await;
     let c = server.client();
-    c.create_bucket("backlog").await;
-    let arn = "arn:aws:lambda:us-east-1:000000000000:function:picky";
-    configure(
-        &c,
-        "backlog",
-        &lambda_config("b", arn, &["s3:ObjectCreated:*"], None, None),
-    )
-    .await
-    .assert_ok();
     let dispatcher = &server.state.events.dispatcher;
     let backlog = 40;
     for i in 0..backlog {
