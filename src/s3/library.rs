@@ -100,11 +100,7 @@ pub async fn put_object(
     })
     .await?;
     let record = ObjectRecord {
-        size: match &body_ref {
-            BodyRef::Inline(d) => d.len() as u64,
-            BodyRef::Chunks(b) => b.size,
-            BodyRef::Parts(parts) => parts.iter().map(|p| p.size).sum(),
-        },
+        size: body_ref.size(),
         etag: hex::encode(md5),
         last_modified_ms: now_ms(),
         content_headers: vec![(

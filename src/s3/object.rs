@@ -59,6 +59,17 @@ pub(super) async fn commit(
     events: Vec<OutboxEntry>,
 ) -> S3Result<ObjectRecord> {
     let recorded = sequence_numbers(&events);
+    let mut record = record;
+    let body = state.store.log_small_body(&mut record, body)?;
+    if matches!(body, NewBody::Logged(_)) && events.is_empty() {
+        // Durable when it returns; with no events, nothing is left for `after_commit`.
+        let outcome = state
+            .store
+            .commit_logged(bucket, key, record.clone(), body, condition)
+            .await?;
+        return commit_answer(bucket, outcome).map(|()| record);
+    }
+    state.store.sync_logged(&body).await?;
     let now = state
         .store
         .commit_object_now(bucket, key, &record, &body, &condition, &events)?;
@@ -77,11 +88,15 @@ pub(super) async fn commit(
             (outcome?, record)
         }
     };
+    commit_answer(bucket, outcome)?;
+    after_commit(state, &recorded).await?;
+    Ok(record)
+}
+
+/// The S3 answer to a commit's outcome.
+fn commit_answer(bucket: &str, outcome: ObjectCommit) -> S3Result<()> {
     match outcome {
-        ObjectCommit::Done(_) => {
-            after_commit(state, &recorded).await?;
-            Ok(record)
-        }
+        ObjectCommit::Done(_) => Ok(()),
         ObjectCommit::NoSuchBucket => Err(S3Error::no_such_bucket(bucket)),
         ObjectCommit::PreconditionFailed => Err(S3Error::new(S3ErrorCode::PreconditionFailed)),
     }
@@ -212,6 +227,10 @@ pub async fn get_object(state: &AppState, req: S3Request, with_body: bool) -> S3
         ResponseBody::full(bytes::Bytes::copy_from_slice(
             &data[range.start as usize..range.end as usize],
         ))
+    } else if let BodyRef::Logged(logged) = &rec.body {
+        // One small read, usually from the page cache: no streaming task.
+        let data = state.store.read_logged(logged)?;
+        ResponseBody::full(data.slice(range.start as usize..range.end as usize))
     } else {
         let (tx, rx) = mpsc::channel(STREAM_DEPTH);
         let store = state.store.clone();
@@ -275,16 +294,12 @@ async fn delete_one(
             blocking(move || store.delete_object_in_transaction(&b, &k, &events)).await?
         }
     };
-    match outcome {
-        ObjectCommit::Done(old) => {
-            // Events are recorded only when an object was actually removed.
-            let recorded = if old.is_some() { &recorded[..] } else { &[] };
-            after_commit(state, recorded).await?;
-            Ok(())
-        }
-        ObjectCommit::NoSuchBucket => Err(S3Error::no_such_bucket(bucket)),
-        ObjectCommit::PreconditionFailed => Err(S3Error::new(S3ErrorCode::PreconditionFailed)),
-    }
+    let ObjectCommit::Done(old) = outcome else {
+        return commit_answer(bucket, outcome);
+    };
+    // Events are recorded only when an object was actually removed.
+    let recorded = if old.is_some() { &recorded[..] } else { &[] };
+    after_commit(state, recorded).await
 }
 
 pub async fn delete_objects(state: &AppState, mut req: S3Request) -> S3Result<S3Response> {

@@ -157,7 +157,7 @@ impl Drop for BlobWriter {
     }
 }
 
-/// Keeps GC away from blobs while they are read; unregisters on drop.
+/// Keeps GC away from blobs (and log segments) while they are read; unregisters on drop.
 pub struct ReadGuard {
     store: Store,
     blob_ids: Vec<u64>,
@@ -186,7 +186,7 @@ impl Store {
     /// Registers a reader of `body`'s blobs. Callers re-read the object record afterwards to
     /// be sure the blob was still live when the guard was taken.
     pub fn guard_reads(&self, body: &BodyRef) -> ReadGuard {
-        let blob_ids = body.blob_ids();
+        let blob_ids = body.held_files();
         let mut readers = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
         for id in &blob_ids {
             *readers.entry(*id).or_insert(0) += 1;
@@ -222,6 +222,12 @@ impl Store {
             }
             BodyRef::Chunks(blob) => {
                 self.stream_blob(blob, range, &mut send)?;
+            }
+            BodyRef::Logged(logged) => {
+                let data = self.read_logged(logged)?;
+                if range.start < range.end {
+                    send(data.slice(range.start as usize..range.end as usize));
+                }
             }
             BodyRef::Parts(parts) => {
                 let mut part_start = 0u64;
@@ -290,14 +296,20 @@ impl Store {
         }
     }
 
-    /// Copies a body into a fresh blob (CopyObject). Inline bodies stay inline.
+    /// Copies a body into a fresh blob (CopyObject). Small bodies come back inline (the
+    /// commit may log them again).
     pub fn copy_body(
         &self,
         body: &BodyRef,
         size: u64,
     ) -> StorageResult<(BodyRef, Option<BlobWriter>)> {
-        if let BodyRef::Inline(data) = body {
-            return Ok((BodyRef::Inline(data.clone()), None));
+        match body {
+            BodyRef::Inline(data) => return Ok((BodyRef::Inline(data.clone()), None)),
+            BodyRef::Logged(logged) => {
+                let data = self.read_logged(logged)?;
+                return Ok((BodyRef::Inline(data.to_vec()), None));
+            }
+            BodyRef::Chunks(_) | BodyRef::Parts(_) => {}
         }
         let writer = self.copy_range(body, 0..size, |_| {})?;
         Ok((writer.body_ref(), Some(writer)))

@@ -1,5 +1,6 @@
 //! Start-up recovery and the garbage collector: blobs move `pending` → `gc` when their writer
-//! dies, and `gc` entries have their chunk range deleted once no reader holds them. Only the
+//! dies, and `gc` entries have their chunk range deleted once no reader holds them. Each pass
+//! also compacts and reclaims body-log segments (`logged`). Only the
 //! small `pending`/`gc` trees are ever iterated.
 
 use std::sync::{Arc, Weak};
@@ -92,10 +93,18 @@ impl Store {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
                 let store = Store { inner };
-                let result = super::blocking(move || store.collect_garbage(min_age)).await;
+                let result = super::blocking(move || {
+                    let blobs = store.collect_garbage(min_age)?;
+                    let moved = store.compact_log()?;
+                    let segments = store.collect_log_segments(min_age)?;
+                    Ok::<_, super::StorageError>((blobs, moved, segments))
+                })
+                .await;
                 match result {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(blobs = n, "gc reclaimed blobs"),
+                    Ok((0, 0, 0)) => {}
+                    Ok((blobs, moved, segments)) => {
+                        tracing::debug!(blobs, moved, segments, "gc reclaimed space")
+                    }
                     Err(e) => tracing::warn!(error = %e, "gc pass failed"),
                 }
                 min_age = delay;

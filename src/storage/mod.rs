@@ -1,5 +1,5 @@
-//! The only module that names sled. It owns the trees, the record encodings, the blob bodies
-//! (inline, or one file each: see `blobs`) and the commit protocol of design/storage.md:
+//! The only module that names sled. It owns the trees, the record encodings, the bodies
+//! (inline, appended to the body log, or one file each: see `blobs`, `body_log`) and the commit protocol of design/storage.md:
 //! pending → body written → one transaction → flush. Functions here are synchronous; bulk body IO is called through [`blocking`] so the
 //! async workers never wait on sled, while tiny metadata reads are made directly.
 //!
@@ -7,11 +7,13 @@
 //! (`objects::commit_object`, `delete_object`), so an event is durable exactly when its change is.
 
 mod blobs;
+mod body_log;
 mod buckets;
 use buckets::buckets_record_update;
 mod gc;
 mod keys;
 mod list;
+mod logged;
 mod multipart;
 mod objects;
 mod outbox;
@@ -25,14 +27,15 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use blobs::{BlobWriter, ReadGuard, CHUNK_SIZE, INLINE_MAX};
+pub use body_log::{PendingBody, LOG_MIN};
 pub use buckets::DeleteBucketOutcome;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{UploadListEntry, UploadListQuery, UploadOutcome, UploadPage, UPLOAD_ID_LEN};
 pub use objects::{CommitCondition, NewBody, ObjectCommit};
 pub use outbox::OutboxEntry;
 pub use records::{
-    BlobRef, BodyRef, BucketRecord, CompletedUpload, ObjectRecord, ObjectSummary, PartRecord,
-    StoredChecksum, UploadRecord,
+    BlobRef, BodyRef, BucketRecord, CompletedUpload, LoggedRef, ObjectRecord, ObjectSummary,
+    PartRecord, StoredChecksum, UploadRecord,
 };
 
 /// Bumped when the on-disk layout changes; a store with another schema is refused.
@@ -92,6 +95,10 @@ struct Inner {
     buckets: sled::Tree,
     objects: sled::Tree,
     blobs: blobs::BlobDir,
+    /// Small bodies of stores that sync their writes (see `body_log`).
+    body_log: Arc<body_log::BodyLog>,
+    /// Commits of logged bodies waiting for the next durability round.
+    logged_commits: Mutex<Vec<logged::QueuedCommit>>,
     pending: sled::Tree,
     gc: sled::Tree,
     uploads: sled::Tree,
@@ -129,11 +136,19 @@ impl Store {
             .flush_every_ms(Some(500))
             .open()?;
         let tree = |name: &str| db.open_tree(name);
+        let objects = tree("objects")?;
+        let body_log = body_log::BodyLog::open(
+            dir.join("log"),
+            logged::logged_bytes_per_segment(&objects)?,
+            db.generate_id()?,
+        )?;
         let inner = Inner {
             meta: tree("meta")?,
             buckets: tree("buckets")?,
-            objects: tree("objects")?,
+            objects,
             blobs: blobs::BlobDir::open(dir.join("blobs"))?,
+            body_log: Arc::new(body_log),
+            logged_commits: Mutex::new(Vec::new()),
             pending: tree("pending")?,
             gc: tree("gc")?,
             uploads: tree("uploads")?,
@@ -199,10 +214,26 @@ impl Store {
         if self.inner.flushed_upto.load(Ordering::SeqCst) >= ticket {
             return Ok(());
         }
-        let covers = self.inner.writes_done.load(Ordering::SeqCst);
-        let events = self.inner.unflushed_events.finished();
-        let db = self.inner.db.clone();
-        blocking(move || db.flush()).await?;
+        self.durability_round().await
+    }
+
+    /// One group flush, run by a caller holding `flush_gate`: syncs the body log, commits the
+    /// queued logged bodies' records (their bodies are durable now), then flushes sled, which
+    /// covers those commits and every write that finished before it.
+    async fn durability_round(&self) -> StorageResult<()> {
+        let queued = logged::take_queued(self);
+        let store = self.clone();
+        let (covers, events, result) = blocking(move || {
+            let log_synced = store.inner.body_log.sync_now();
+            let replies = logged::commit_queued(&store, queued, &log_synced);
+            let covers = store.inner.writes_done.load(Ordering::SeqCst);
+            let events = store.inner.unflushed_events.finished();
+            let result = log_synced.and_then(|()| Ok(store.inner.db.flush().map(drop)?));
+            logged::reply(replies, &result);
+            (covers, events, result)
+        })
+        .await;
+        result?;
         self.inner.flushed_upto.fetch_max(covers, Ordering::SeqCst);
         self.inner.unflushed_events.flushed(&events);
         Ok(())

@@ -67,6 +67,17 @@ pub enum UploadOutcome<T> {
     PartChanged,
 }
 
+impl<T> UploadOutcome<T> {
+    fn map_done<U>(self, f: impl FnOnce(T) -> U) -> UploadOutcome<U> {
+        match self {
+            UploadOutcome::Done(v) => UploadOutcome::Done(f(v)),
+            UploadOutcome::NoSuchBucket => UploadOutcome::NoSuchBucket,
+            UploadOutcome::NoSuchUpload => UploadOutcome::NoSuchUpload,
+            UploadOutcome::PartChanged => UploadOutcome::PartChanged,
+        }
+    }
+}
+
 /// One entry of a ListMultipartUploads page.
 #[derive(Debug, Clone)]
 pub enum UploadListEntry {
@@ -128,12 +139,7 @@ impl Store {
                 Ok(())
             },
         );
-        Ok(match settle(result)? {
-            UploadOutcome::Done(()) => UploadOutcome::Done(upload_id),
-            UploadOutcome::NoSuchBucket => UploadOutcome::NoSuchBucket,
-            UploadOutcome::NoSuchUpload => UploadOutcome::NoSuchUpload,
-            UploadOutcome::PartChanged => UploadOutcome::PartChanged,
-        })
+        Ok(settle(result)?.map_done(|()| upload_id))
     }
 
     pub fn upload(&self, upload_id: &str) -> StorageResult<Option<UploadRecord>> {
@@ -259,21 +265,25 @@ impl Store {
                         }
                     }
                     idx.remove(index.as_slice())?;
+                    let mut replaced = None;
                     if let Some(old) = objects.insert(okey.as_slice(), value.as_slice())? {
                         let old: ObjectRecord = decode(&old).map_err(abort_storage)?;
                         for id in old.body.blob_ids() {
                             gc.insert(&blob_key(id), &stamp)?;
                         }
+                        replaced = Some(old.body);
                     }
                     completed_tree.insert(upload_id.as_bytes(), done.as_slice())?;
                     for event in events {
                         outbox.insert(&event.seq.to_be_bytes(), event.value.as_slice())?;
                     }
-                    Ok(())
+                    Ok(replaced)
                 },
             )
         });
-        let outcome = settle(result)?;
+        let outcome = settle(result)?.map_done(|replaced| {
+            self.bodies_replaced(None, replaced.as_ref());
+        });
         if outcome == UploadOutcome::Done(()) {
             // A part uploaded while we completed is not listed in `all_parts`: reclaim it too.
             self.drop_leftover_parts(upload_id)?;

@@ -5,15 +5,18 @@ use sled::transaction::{abort, ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::blobs::BlobWriter;
+use super::body_log::PendingBody;
 use super::keys::{blob_key, object_key};
 use super::outbox::OutboxEntry;
-use super::records::{decode, encode, ObjectRecord};
+use super::records::{decode, encode, BodyRef, ObjectRecord};
 use super::{now_ms, StorageResult, Store};
 
 /// The body of an object about to be committed.
 pub enum NewBody {
     Inline,
     Blob(BlobWriter),
+    /// Appended to the body log and already durable (see `Store::log_small_body`).
+    Logged(PendingBody),
 }
 
 /// A write condition checked inside the commit transaction, so it is atomic with the write.
@@ -101,7 +104,7 @@ impl Store {
         }
         let pending_key = match &body {
             NewBody::Blob(writer) => Some(blob_key(writer.blob_id())),
-            NewBody::Inline => None,
+            NewBody::Inline | NewBody::Logged(_) => None,
         };
         let stamp = now_ms().to_be_bytes();
         let _shared = self.commit_lock();
@@ -141,8 +144,11 @@ impl Store {
                 })
         });
         let outcome = self.settle(result)?;
-        if let (ObjectCommit::Done(_), NewBody::Blob(writer)) = (&outcome, &mut body) {
-            writer.mark_committed();
+        if let ObjectCommit::Done(old) = &outcome {
+            self.bodies_replaced(Some(&record.body), old.as_ref().map(|o| &o.body));
+            if let NewBody::Blob(writer) = &mut body {
+                writer.mark_committed();
+            }
         }
         Ok(outcome)
     }
@@ -193,11 +199,16 @@ impl Store {
                 },
             )
         });
-        self.settle(result)
+        let outcome = self.settle(result)?;
+        if let ObjectCommit::Done(Some(old)) = &outcome {
+            self.bodies_replaced(None, Some(&old.body));
+        }
+        Ok(outcome)
     }
 
     /// [`Store::commit_object`] when it can be done at once, in microseconds and without
-    /// IO: an inline body recorded with no event, replacing no blob (see `swap_record`).
+    /// IO: an inline or logged body recorded with no event, replacing no blob (see
+    /// `swap_record`).
     /// Callers on an async worker try this first and take `commit_object_in_transaction` to
     /// a blocking thread only when it answers `None`, sparing most small PUTs two thread
     /// hand-offs.
@@ -210,11 +221,12 @@ impl Store {
         condition: &CommitCondition,
         events: &[OutboxEntry],
     ) -> StorageResult<Option<ObjectCommit>> {
-        if !matches!(body, NewBody::Inline) || !events.is_empty() {
+        if matches!(body, NewBody::Blob(_)) || !events.is_empty() {
             return Ok(None);
         }
         let value = encode(record)?;
-        self.swap_record(bucket, &object_key(bucket, key), Some(&value), condition)
+        let new = Some((value.as_slice(), &record.body));
+        self.swap_record(bucket, &object_key(bucket, key), new, condition)
     }
 
     /// [`Store::delete_object`] when it can be done at once (no event, no blob); see
@@ -237,8 +249,8 @@ impl Store {
     }
 
     /// The commit without a transaction, for the common change that touches one key: an
-    /// inline body (or a delete, `new` None) that records no event and replaces nothing held
-    /// in a blob. A compare-and-swap on the object's key is atomic on its own, and sled
+    /// inline or logged body (`new`: the encoded record and its body; None for a delete)
+    /// that records no event and replaces nothing held in a blob. A compare-and-swap on the object's key is atomic on its own, and sled
     /// transactions are costly (each rolls sled's IO buffer: a log write, and a wake-up of
     /// its whole IO pool). `None` when the change needs the transaction after all. The bucket
     /// lock, held shared, keeps DeleteBucket from slipping between the check and the swap.
@@ -246,7 +258,7 @@ impl Store {
         &self,
         bucket: &str,
         okey: &[u8],
-        new: Option<&[u8]>,
+        new: Option<(&[u8], &BodyRef)>,
         condition: &CommitCondition,
     ) -> StorageResult<Option<ObjectCommit>> {
         let _shared = self.commit_lock();
@@ -268,8 +280,10 @@ impl Store {
             if new.is_none() && old.is_none() {
                 return Ok(Some(ObjectCommit::Done(None)));
             }
-            let swapped = self.inner.objects.compare_and_swap(okey, current, new)?;
+            let value = new.map(|(value, _)| value);
+            let swapped = self.inner.objects.compare_and_swap(okey, current, value)?;
             if swapped.is_ok() {
+                self.bodies_replaced(new.map(|(_, body)| body), old.as_ref().map(|o| &o.body));
                 return Ok(Some(ObjectCommit::Done(old.map(Box::new))));
             }
             // Another writer got there first: look again.

@@ -64,14 +64,44 @@ pub enum BodyRef {
     Chunks(BlobRef),
     /// A completed multipart upload: its parts' blobs, in part order (never copied).
     Parts(Vec<BlobRef>),
+    /// A small body appended to the body log (see `body_log`). Added last: postcard numbers
+    /// variants in order, so records written before it still decode.
+    Logged(LoggedRef),
+}
+
+/// Where a small body lies in the body log, and its CRC-32 (checked on every read).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LoggedRef {
+    pub segment: u64,
+    pub offset: u64,
+    pub len: u32,
+    pub crc: u32,
 }
 
 impl BodyRef {
     pub(crate) fn blob_ids(&self) -> Vec<u64> {
         match self {
-            BodyRef::Inline(_) => Vec::new(),
+            BodyRef::Inline(_) | BodyRef::Logged(_) => Vec::new(),
             BodyRef::Chunks(blob) => vec![blob.blob_id],
             BodyRef::Parts(parts) => parts.iter().map(|p| p.blob_id).collect(),
+        }
+    }
+
+    /// The files a reader of this body must keep from deletion: blobs, or a log segment.
+    /// (Segment ids come from the same id generator as blob ids, so they never collide.)
+    pub(crate) fn held_files(&self) -> Vec<u64> {
+        match self {
+            BodyRef::Logged(logged) => vec![logged.segment],
+            other => other.blob_ids(),
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        match self {
+            BodyRef::Inline(data) => data.len() as u64,
+            BodyRef::Chunks(blob) => blob.size,
+            BodyRef::Parts(parts) => parts.iter().map(|p| p.size).sum(),
+            BodyRef::Logged(logged) => logged.len as u64,
         }
     }
 
