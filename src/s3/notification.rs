@@ -392,12 +392,22 @@ pub fn sequence_numbers(events: &[OutboxEntry]) -> Vec<u64> {
 pub async fn after_commit(state: &AppState, recorded: &[u64]) -> S3Result<()> {
     state.events.dispatcher.recorded(recorded);
     state.store.make_durable().await?;
+    deliver(state, recorded).await;
+    Ok(())
+}
+
+/// [`after_commit`] for a commit that is durable already (`Store::commit_logged`).
+pub async fn after_durable_commit(state: &AppState, recorded: &[u64]) {
+    state.events.dispatcher.recorded(recorded);
+    deliver(state, recorded).await;
+}
+
+async fn deliver(state: &AppState, recorded: &[u64]) {
     if recorded.is_empty() {
-        return Ok(());
+        return;
     }
     state.events.dispatcher.wake();
     if state.config.deliver_before_response {
         state.events.dispatcher.drain().await;
     }
-    Ok(())
 }

@@ -9,7 +9,7 @@ use super::checksum;
 use super::checksum::DEFAULT_ALGORITHM;
 use super::headers::{self, check_conditions, quoted_etag, write_object_headers, Conditions};
 use super::ingest::receive_upload;
-use super::notification::{after_commit, events_for, sequence_numbers};
+use super::notification::{after_commit, after_durable_commit, events_for, sequence_numbers};
 use super::{existing_bucket, S3Request, MAX_KEY_BYTES, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::response::{empty, set_header, xml, ResponseBody, S3Response};
@@ -61,15 +61,15 @@ pub(super) async fn commit(
     let recorded = sequence_numbers(&events);
     let mut record = record;
     let body = state.store.log_small_body(&mut record, body)?;
-    if matches!(body, NewBody::Logged(_)) && events.is_empty() {
-        // Durable when it returns; with no events, nothing is left for `after_commit`.
+    if matches!(body, NewBody::Logged(_)) {
         let outcome = state
             .store
-            .commit_logged(bucket, key, record.clone(), body, condition)
+            .commit_logged(bucket, key, record.clone(), body, condition, events)
             .await?;
-        return commit_answer(bucket, outcome).map(|()| record);
+        commit_answer(bucket, outcome)?;
+        after_durable_commit(state, &recorded).await;
+        return Ok(record);
     }
-    state.store.sync_logged(&body).await?;
     let now = state
         .store
         .commit_object_now(bucket, key, &record, &body, &condition, &events)?;

@@ -4,8 +4,9 @@
 //! its log: ~40% of the server's CPU per 4 KiB PUT. Only stores with `Durability::Sync` use
 //! the log: its ordering rests on the fsyncs below.
 //!
-//! Crash safety: a body is appended and fdatasync'd (group-synced, like sled's flush) before
-//! the record naming it is committed, so no record on disk can point at bytes that are not.
+//! Crash safety: a body is appended and fdatasync'd before the record naming it is committed
+//! (by one durability round for a group of writers: `Store::commit_logged`), so no record
+//! on disk can point at bytes that are not.
 //! Bytes whose commit never happened are simply never referenced.
 //!
 //! Reclaiming: how many bytes of each segment live records reference is counted in memory,
@@ -56,10 +57,10 @@ struct LogState {
 pub(crate) struct BodyLog {
     dir: PathBuf,
     state: Mutex<LogState>,
-    /// Group sync: appends made, and appends a finished fdatasync covered.
+    /// Appends made, and appends a finished fdatasync covered (a round with nothing new to
+    /// sync skips the syscall).
     appended: AtomicU64,
     synced_upto: AtomicU64,
-    sync_gate: tokio::sync::Mutex<()>,
 }
 
 /// An append whose record is not committed yet: keeps its segment from deletion and
@@ -67,7 +68,6 @@ pub(crate) struct BodyLog {
 pub struct PendingBody {
     log: Arc<BodyLog>,
     logged: LoggedRef,
-    ticket: u64,
 }
 
 impl PendingBody {
@@ -128,7 +128,6 @@ impl BodyLog {
             }),
             appended: AtomicU64::new(0),
             synced_upto: AtomicU64::new(0),
-            sync_gate: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -136,7 +135,7 @@ impl BodyLog {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends `data` to the active segment (not yet durable: see [`BodyLog::sync`]).
+    /// Appends `data` to the active segment (not yet durable: see [`BodyLog::sync_now`]).
     /// `next_id` names a new segment when the active one is full.
     pub(crate) fn append(
         self: &Arc<Self>,
@@ -164,26 +163,11 @@ impl BodyLog {
         };
         seg.size += data.len() as u64;
         seg.pending += 1;
-        let ticket = self.appended.fetch_add(1, Ordering::SeqCst) + 1;
+        self.appended.fetch_add(1, Ordering::SeqCst);
         Ok(PendingBody {
             log: self.clone(),
             logged,
-            ticket,
         })
-    }
-
-    /// Makes `body` durable. Group sync: one fdatasync runs at a time and covers every append
-    /// made before it started, so concurrent writers share them.
-    pub(crate) async fn sync(self: &Arc<Self>, body: &PendingBody) -> StorageResult<()> {
-        if self.synced_upto.load(Ordering::SeqCst) >= body.ticket {
-            return Ok(());
-        }
-        let _one_sync = self.sync_gate.lock().await;
-        if self.synced_upto.load(Ordering::SeqCst) >= body.ticket {
-            return Ok(());
-        }
-        let log = self.clone();
-        super::blocking(move || log.sync_now()).await
     }
 
     /// Syncs the active segment (and any sealed since the last sync) now, covering every

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use super::body_log::{BodyLog, LOG_MIN};
 use super::records::{decode, encode, BodyRef, LoggedRef, ObjectRecord};
 use super::{
-    CommitCondition, Durability, NewBody, ObjectCommit, StorageError, StorageResult, Store,
+    CommitCondition, Durability, NewBody, ObjectCommit, OutboxEntry, StorageError, StorageResult,
+    Store,
 };
 
 /// Records moved per group sync during compaction.
@@ -23,6 +24,7 @@ pub(crate) struct QueuedCommit {
     record: ObjectRecord,
     body: NewBody,
     condition: CommitCondition,
+    events: Vec<OutboxEntry>,
     reply: tokio::sync::oneshot::Sender<StorageResult<ObjectCommit>>,
 }
 
@@ -51,9 +53,14 @@ pub(crate) fn commit_queued(
         .into_iter()
         .map(|q| {
             let outcome = match log_synced {
-                Ok(()) => {
-                    store.commit_object(&q.bucket, &q.key, &q.record, q.body, &q.condition, &[])
-                }
+                Ok(()) => store.commit_object(
+                    &q.bucket,
+                    &q.key,
+                    &q.record,
+                    q.body,
+                    &q.condition,
+                    &q.events,
+                ),
                 Err(e) => Err(round_failed(e)),
             };
             (q.reply, outcome)
@@ -98,7 +105,7 @@ impl Store {
 
     /// Moves `record`'s inline body into the body log when the store syncs its writes and the
     /// body is big enough to be worth it; otherwise leaves both as they are. The body is not
-    /// durable yet: commit it with [`Store::commit_logged`], or [`Store::sync_logged`] first.
+    /// durable yet: commit it with [`Store::commit_logged`].
     pub fn log_small_body(
         &self,
         record: &mut ObjectRecord,
@@ -118,19 +125,10 @@ impl Store {
         Ok(NewBody::Logged(pending))
     }
 
-    /// Makes a logged body durable on its own (for commits that carry events: they take
-    /// the transaction path, not [`Store::commit_logged`]).
-    pub async fn sync_logged(&self, body: &NewBody) -> StorageResult<()> {
-        match body {
-            NewBody::Logged(pending) => self.body_log().sync(pending).await,
-            _ => Ok(()),
-        }
-    }
-
-    /// Commits a record whose body was just logged, durably: the next durability round syncs
-    /// the log, commits the record and flushes sled, for every such commit queued meanwhile
-    /// (one fsync of each, where a separate log sync before the commit cost a second group
-    /// wait and, in small groups, ~20 µs of CPU per 4 KiB PUT).
+    /// Commits a record whose body was just logged (and its events), durably: the next
+    /// durability round syncs the log, commits the record and flushes sled, for every such
+    /// commit queued meanwhile (one fsync of each, where a separate log sync before the
+    /// commit cost a second group wait and, in small groups, ~20 µs of CPU per 4 KiB PUT).
     pub async fn commit_logged(
         &self,
         bucket: &str,
@@ -138,6 +136,7 @@ impl Store {
         record: ObjectRecord,
         body: NewBody,
         condition: CommitCondition,
+        events: Vec<OutboxEntry>,
     ) -> StorageResult<ObjectCommit> {
         let (reply, mut outcome) = tokio::sync::oneshot::channel();
         self.inner
@@ -150,6 +149,7 @@ impl Store {
                 record,
                 body,
                 condition,
+                events,
                 reply,
             });
         let _one_round = self.inner.flush_gate.lock().await;
@@ -281,7 +281,7 @@ mod tests {
         let body = store.log_small_body(&mut record, NewBody::Inline).unwrap();
         assert!(matches!(record.body, BodyRef::Logged(_)));
         let outcome = store
-            .commit_logged("b", key, record, body, CommitCondition::None)
+            .commit_logged("b", key, record, body, CommitCondition::None, vec![])
             .await
             .unwrap();
         assert!(matches!(outcome, ObjectCommit::Done(_)));

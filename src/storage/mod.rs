@@ -223,20 +223,23 @@ impl Store {
     async fn durability_round(&self) -> StorageResult<()> {
         let queued = logged::take_queued(self);
         let store = self.clone();
-        let (covers, events, result) = blocking(move || {
-            let log_synced = store.inner.body_log.sync_now();
+        blocking(move || {
+            let inner = &store.inner;
+            let log_synced = inner.body_log.sync_now();
             let replies = logged::commit_queued(&store, queued, &log_synced);
-            let covers = store.inner.writes_done.load(Ordering::SeqCst);
-            let events = store.inner.unflushed_events.finished();
-            let result = log_synced.and_then(|()| Ok(store.inner.db.flush().map(drop)?));
+            let covers = inner.writes_done.load(Ordering::SeqCst);
+            let events = inner.unflushed_events.finished();
+            let result = log_synced.and_then(|()| Ok(inner.db.flush().map(drop)?));
+            if result.is_ok() {
+                // Before the replies: a writer told its commit is durable may hand its
+                // events to the dispatcher at once, and must find them durable.
+                inner.flushed_upto.fetch_max(covers, Ordering::SeqCst);
+                inner.unflushed_events.flushed(&events);
+            }
             logged::reply(replies, &result);
-            (covers, events, result)
+            result
         })
-        .await;
-        result?;
-        self.inner.flushed_upto.fetch_max(covers, Ordering::SeqCst);
-        self.inner.unflushed_events.flushed(&events);
-        Ok(())
+        .await
     }
 
     /// Flushes everything regardless of durability mode (shutdown).
