@@ -49,13 +49,24 @@ struct Segment {
 
 struct LogState {
     active: u64,
+    /// Whether the active segment was zero-filled ahead (see `BodyLog::prefill`).
+    active_prefilled: bool,
     segments: HashMap<u64, Segment>,
     /// Sealed segments whose tail the next sync must cover too.
     unsynced_sealed: Vec<Arc<File>>,
+    /// The next segment, zero-filled and synced by a helper thread; and whether one is
+    /// being made.
+    prepared: Option<(u64, File)>,
+    preparing: bool,
 }
 
 pub(crate) struct BodyLog {
     dir: PathBuf,
+    /// Appends go into segments written full of zeros and synced ahead of time: an
+    /// fdatasync then writes only the data, where one after appends that grow the file
+    /// also commits ext4's journal (size, block allocation) — measured 296 µs for a round's
+    /// ~60 KiB. Only for stores that sync their writes.
+    prefill: bool,
     state: Mutex<LogState>,
     /// Appends made, and appends a finished fdatasync covered (a round with nothing new to
     /// sync skips the syscall).
@@ -101,7 +112,12 @@ impl BodyLog {
     /// Opens the log under `dir`. `live` is what the object records reference per segment;
     /// segments nothing references are deleted now (nothing can read or append to them yet),
     /// and appends go to a new segment `new_id`.
-    pub(crate) fn open(dir: PathBuf, live: HashMap<u64, i64>, new_id: u64) -> io::Result<BodyLog> {
+    pub(crate) fn open(
+        dir: PathBuf,
+        live: HashMap<u64, i64>,
+        new_id: u64,
+        prefill: bool,
+    ) -> io::Result<BodyLog> {
         fs::create_dir_all(&dir)?;
         let mut segments = HashMap::new();
         for entry in fs::read_dir(&dir)? {
@@ -121,10 +137,14 @@ impl BodyLog {
         segments.insert(new_id, Segment::new(create_segment(&dir, new_id)?, 0, 0));
         Ok(BodyLog {
             dir,
+            prefill,
             state: Mutex::new(LogState {
                 active: new_id,
+                active_prefilled: false,
                 segments,
                 unsynced_sealed: Vec::new(),
+                prepared: None,
+                preparing: false,
             }),
             appended: AtomicU64::new(0),
             synced_upto: AtomicU64::new(0),
@@ -136,21 +156,34 @@ impl BodyLog {
     }
 
     /// Appends `data` to the active segment (not yet durable: see [`BodyLog::sync_now`]).
-    /// `next_id` names a new segment when the active one is full.
+    /// `next_id` names new segments.
     pub(crate) fn append(
         self: &Arc<Self>,
         data: &[u8],
-        next_id: impl FnOnce() -> StorageResult<u64>,
+        mut next_id: impl FnMut() -> StorageResult<u64>,
     ) -> StorageResult<PendingBody> {
         let mut state = self.lock();
         let full = state.segments[&state.active].size + data.len() as u64 > SEGMENT_MAX;
-        if full {
+        // A growing segment (the first after start-up, or when preparing fell behind) is
+        // left as soon as a zero-filled one is ready.
+        let prefilled_ready = !state.active_prefilled && state.prepared.is_some();
+        if full || prefilled_ready {
             let sealed = state.segments[&state.active].file.clone();
             state.unsynced_sealed.push(sealed);
-            let id = next_id()?;
-            let file = create_segment(&self.dir, id)?;
+            let (id, file, prefilled) = match state.prepared.take() {
+                Some((id, file)) => (id, file, true),
+                None => {
+                    let id = next_id()?;
+                    (id, create_segment(&self.dir, id)?, false)
+                }
+            };
             state.segments.insert(id, Segment::new(file, 0, 0));
             state.active = id;
+            state.active_prefilled = prefilled;
+        }
+        if self.prefill && state.prepared.is_none() && !state.preparing {
+            state.preparing = true;
+            self.prepare_segment(next_id()?);
         }
         let active = state.active;
         let seg = state.segments.get_mut(&active).expect("active segment");
@@ -168,6 +201,34 @@ impl BodyLog {
             log: self.clone(),
             logged,
         })
+    }
+
+    /// Zero-fills and syncs segment `id` on a helper thread, then offers it to `append`.
+    fn prepare_segment(self: &Arc<Self>, id: u64) {
+        let log = self.clone();
+        std::thread::spawn(move || {
+            let made = create_segment(&log.dir, id).and_then(|file| {
+                let zeros = vec![0u8; 1 << 20];
+                for offset in (0..SEGMENT_MAX).step_by(zeros.len()) {
+                    file.write_all_at(&zeros, offset)?;
+                }
+                file.sync_data()?;
+                Ok(file)
+            });
+            match made {
+                Ok(file) => {
+                    let mut state = log.lock();
+                    state.preparing = false;
+                    state.prepared = Some((id, file));
+                }
+                Err(e) => {
+                    // `preparing` stays set: segments grow as they are written from now on
+                    // (slower syncs, nothing else), rather than retrying at every append.
+                    tracing::warn!(error = %e, "could not prepare a body log segment; not trying again");
+                    let _ = fs::remove_file(segment_path(&log.dir, id));
+                }
+            }
+        });
     }
 
     /// Syncs the active segment (and any sealed since the last sync) now, covering every
@@ -350,7 +411,8 @@ mod tests {
     #[test]
     fn appended_bodies_read_back_and_a_damaged_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(BodyLog::open(dir.path().join("log"), HashMap::new(), 1).unwrap());
+        let log =
+            Arc::new(BodyLog::open(dir.path().join("log"), HashMap::new(), 1, false).unwrap());
         let a = log.append(&[1u8; 2000], ids(10)).unwrap();
         let b = log.append(&[2u8; 3000], ids(10)).unwrap();
         assert_eq!(log.read(&a.logged()).unwrap().as_ref(), &[1u8; 2000][..]);
@@ -370,7 +432,8 @@ mod tests {
     #[test]
     fn a_full_segment_is_sealed_and_freed_once_nothing_references_it() {
         let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(BodyLog::open(dir.path().join("log"), HashMap::new(), 1).unwrap());
+        let log =
+            Arc::new(BodyLog::open(dir.path().join("log"), HashMap::new(), 1, false).unwrap());
         let body = vec![5u8; 4096];
         let mut refs = Vec::new();
         for _ in 0..(SEGMENT_MAX / 4096 + 1) {
@@ -404,13 +467,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("log");
         let kept = {
-            let log = Arc::new(BodyLog::open(root.clone(), HashMap::new(), 1).unwrap());
+            let log = Arc::new(BodyLog::open(root.clone(), HashMap::new(), 1, false).unwrap());
             let kept = log.append(&[3u8; 1500], ids(10)).unwrap().logged();
             log.sync_now().unwrap();
             kept
         };
         fs::write(segment_path(&root, 7), b"nothing points here").unwrap();
-        let log = BodyLog::open(root.clone(), HashMap::from([(1, 1500)]), 8).unwrap();
+        let log = BodyLog::open(root.clone(), HashMap::from([(1, 1500)]), 8, false).unwrap();
         assert_eq!(log.read(&kept).unwrap().as_ref(), &[3u8; 1500][..]);
         assert!(!segment_path(&root, 7).exists());
         assert_eq!(log.segment_count(), 2, "segment 1 and the new active 8");
@@ -420,7 +483,8 @@ mod tests {
     #[test]
     fn sparse_segments_are_offered_for_compaction_once_enough_is_dead() {
         let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(BodyLog::open(dir.path().join("log"), HashMap::new(), 1).unwrap());
+        let log =
+            Arc::new(BodyLog::open(dir.path().join("log"), HashMap::new(), 1, false).unwrap());
         let body = vec![5u8; 4096];
         let mut refs = Vec::new();
         let mut next_id = ids(100);

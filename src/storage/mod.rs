@@ -141,6 +141,7 @@ impl Store {
             dir.join("log"),
             logged::logged_bytes_per_segment(&objects)?,
             db.generate_id()?,
+            options.durability == Durability::Sync,
         )?;
         let inner = Inner {
             meta: tree("meta")?,
