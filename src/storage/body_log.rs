@@ -32,6 +32,9 @@ use super::{StorageError, StorageResult};
 pub const LOG_MIN: usize = 1024;
 /// A segment is sealed and a new one started once it holds this much.
 pub(crate) const SEGMENT_MAX: u64 = 16 << 20;
+/// Segments are zero-filled ahead in pieces this big, with a pause after each.
+const PREFILL_PIECE: usize = 1 << 20;
+const PREFILL_PAUSE: Duration = Duration::from_millis(3);
 /// A sealed segment whose live bytes fall under 1/COMPACT_BELOW of its size is compacted.
 const COMPACT_BELOW: u64 = 4;
 
@@ -208,11 +211,14 @@ impl BodyLog {
         let log = self.clone();
         std::thread::spawn(move || {
             let made = create_segment(&log.dir, id).and_then(|file| {
-                let zeros = vec![0u8; 1 << 20];
-                for offset in (0..SEGMENT_MAX).step_by(zeros.len()) {
+                // In paced, synced pieces: 16 MiB written and synced at once queued ahead of
+                // the round's fdatasync on the disk and tripled the 4 KiB PUT p99.
+                let zeros = vec![0u8; PREFILL_PIECE];
+                for offset in (0..SEGMENT_MAX).step_by(PREFILL_PIECE) {
                     file.write_all_at(&zeros, offset)?;
+                    file.sync_data()?;
+                    std::thread::sleep(PREFILL_PAUSE);
                 }
-                file.sync_data()?;
                 Ok(file)
             });
             match made {

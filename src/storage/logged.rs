@@ -334,7 +334,9 @@ mod tests {
     async fn compaction_moves_the_live_bodies_of_sparse_segments_and_frees_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
-        let count = (super::super::body_log::SEGMENT_MAX / 4096) as usize + 10;
+        // Two segments' worth: at least one full segment gets sealed, however early the
+        // first zero-filled one was ready.
+        let count = 2 * (super::super::body_log::SEGMENT_MAX / 4096) as usize + 10;
         for n in 0..count {
             put(&store, &format!("k{n}"), body(n)).await;
         }
@@ -343,10 +345,15 @@ mod tests {
         }
         let (size_before, live) = store.body_log_usage();
         let moved = store.compact_log().unwrap();
-        // Which segments are sealed depends on when the zero-filled ones were ready.
         assert!(moved > 0 && moved <= count.div_ceil(8), "moved {moved}");
+        // Moving bodies can fill and seal the segment they went to, sparse in its turn.
+        for _ in 0..4 {
+            if store.compact_log().unwrap() == 0 {
+                break;
+            }
+        }
+        assert_eq!(store.compact_log().unwrap(), 0, "compaction settles");
         assert!(store.collect_log_segments(Duration::ZERO).unwrap() >= 1);
-        assert_eq!(store.compact_log().unwrap(), 0, "nothing sparse is left");
         let (size_after, live_after) = store.body_log_usage();
         assert_eq!(live_after, live);
         assert!(
