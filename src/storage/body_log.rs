@@ -414,6 +414,21 @@ mod tests {
         }
     }
 
+    /// A log (active segment 1, later segments 101, 102, …) holding `count` adopted 4 KiB
+    /// bodies.
+    fn filled_log(dir: &Path, count: u64) -> (Arc<BodyLog>, Vec<LoggedRef>) {
+        let log = Arc::new(BodyLog::open(dir.join("log"), HashMap::new(), 1, false).unwrap());
+        let mut next_id = ids(100);
+        let refs = (0..count)
+            .map(|_| {
+                let pending = log.append(&[5u8; 4096], &mut next_id).unwrap();
+                log.adopt(&pending.logged());
+                pending.logged()
+            })
+            .collect();
+        (log, refs)
+    }
+
     #[test]
     fn appended_bodies_read_back_and_a_damaged_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -438,15 +453,7 @@ mod tests {
     #[test]
     fn a_full_segment_is_sealed_and_freed_once_nothing_references_it() {
         let dir = tempfile::tempdir().unwrap();
-        let log =
-            Arc::new(BodyLog::open(dir.path().join("log"), HashMap::new(), 1, false).unwrap());
-        let body = vec![5u8; 4096];
-        let mut refs = Vec::new();
-        for _ in 0..(SEGMENT_MAX / 4096 + 1) {
-            let pending = log.append(&body, ids(100)).unwrap();
-            log.adopt(&pending.logged());
-            refs.push(pending.logged());
-        }
+        let (log, refs) = filled_log(dir.path(), SEGMENT_MAX / 4096 + 1);
         assert_eq!(
             log.segment_count(),
             2,
@@ -465,7 +472,7 @@ mod tests {
         assert_eq!(log.dead_segments(Duration::ZERO, none_read), vec![1]);
         assert!(log.remove_segment(1).unwrap());
         assert!(!segment_path(&dir.path().join("log"), 1).exists());
-        assert_eq!(log.read(refs.last().unwrap()).unwrap(), body);
+        assert_eq!(log.read(refs.last().unwrap()).unwrap(), vec![5u8; 4096]);
     }
 
     #[test]
@@ -489,16 +496,7 @@ mod tests {
     #[test]
     fn sparse_segments_are_offered_for_compaction_once_enough_is_dead() {
         let dir = tempfile::tempdir().unwrap();
-        let log =
-            Arc::new(BodyLog::open(dir.path().join("log"), HashMap::new(), 1, false).unwrap());
-        let body = vec![5u8; 4096];
-        let mut refs = Vec::new();
-        let mut next_id = ids(100);
-        for _ in 0..2 * (SEGMENT_MAX / 4096) + 1 {
-            let pending = log.append(&body, &mut next_id).unwrap();
-            log.adopt(&pending.logged());
-            refs.push(pending.logged());
-        }
+        let (log, refs) = filled_log(dir.path(), 2 * (SEGMENT_MAX / 4096) + 1);
         let per_segment = (SEGMENT_MAX / 4096) as usize;
         // Segment 1: 1 in 8 bodies kept. Segment 101: half kept (not sparse).
         for (i, logged) in refs.iter().enumerate() {

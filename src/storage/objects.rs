@@ -15,7 +15,8 @@ use super::{now_ms, StorageResult, Store};
 pub enum NewBody {
     Inline,
     Blob(BlobWriter),
-    /// Appended to the body log and already durable (see `Store::log_small_body`).
+    /// Appended to the body log; durable once the round that commits it has synced the
+    /// log (`Store::commit_logged`).
     Logged(PendingBody),
 }
 
