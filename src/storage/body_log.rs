@@ -88,6 +88,20 @@ impl PendingBody {
     pub(crate) fn logged(&self) -> LoggedRef {
         self.logged
     }
+
+    /// Keeps the CRC a moved body was first written with, so a body damaged before the
+    /// move is still refused after it.
+    pub(crate) fn keep_crc(mut self, crc: u32) -> PendingBody {
+        self.logged.crc = crc;
+        self
+    }
+}
+
+impl LoggedRef {
+    /// Whether `data` is what was logged.
+    pub(crate) fn matches(&self, data: &[u8]) -> bool {
+        crc32(data) == self.crc
+    }
 }
 
 impl Drop for PendingBody {
@@ -265,6 +279,19 @@ impl BodyLog {
 
     /// Reads a logged body whole, checking its CRC.
     pub(crate) fn read(&self, logged: &LoggedRef) -> StorageResult<Bytes> {
+        let buf = self.read_unchecked(logged)?;
+        if !logged.matches(&buf) {
+            return Err(StorageError::Corrupt(format!(
+                "log segment {:x}: CRC mismatch at {}",
+                logged.segment, logged.offset
+            )));
+        }
+        Ok(Bytes::from(buf))
+    }
+
+    /// The bytes `logged` names, whether or not they still match its CRC (compaction moves
+    /// a damaged body as it is).
+    pub(crate) fn read_unchecked(&self, logged: &LoggedRef) -> StorageResult<Vec<u8>> {
         let file = self
             .lock()
             .segments
@@ -280,13 +307,7 @@ impl BodyLog {
                 logged.segment, logged.offset
             ))
         })?;
-        if crc32(&buf) != logged.crc {
-            return Err(StorageError::Corrupt(format!(
-                "log segment {:x}: CRC mismatch at {}",
-                logged.segment, logged.offset
-            )));
-        }
-        Ok(Bytes::from(buf))
+        Ok(buf)
     }
 
     /// A committed record now references `logged`.

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use blobs::{BlobWriter, ReadGuard, CHUNK_SIZE, INLINE_MAX};
-pub use body_log::{PendingBody, LOG_MIN};
+pub use body_log::PendingBody;
 pub use buckets::DeleteBucketOutcome;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{UploadListEntry, UploadListQuery, UploadOutcome, UploadPage, UPLOAD_ID_LEN};
