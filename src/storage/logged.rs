@@ -339,8 +339,8 @@ mod tests {
         );
     }
 
-    /// Flips one byte of `key`'s logged body on disk.
-    fn damage(store: &Store, dir: &std::path::Path, key: &str) {
+    /// Flips one byte of `key`'s logged body on disk; returns where the body was.
+    fn damage(store: &Store, dir: &std::path::Path, key: &str) -> LoggedRef {
         use std::os::unix::fs::FileExt;
         let BodyRef::Logged(logged) = store.object("b", key).unwrap().unwrap().body else {
             panic!("{key} is not logged");
@@ -354,6 +354,7 @@ mod tests {
         let mut byte = [0u8];
         file.read_exact_at(&mut byte, logged.offset).unwrap();
         file.write_all_at(&[!byte[0]], logged.offset).unwrap();
+        logged
     }
 
     #[tokio::test]
@@ -370,7 +371,7 @@ mod tests {
             store.delete_object("b", &format!("k{n}"), &[]).unwrap();
         }
         // A damaged body does not stop the pass: it moves as it is and is still refused.
-        damage(&store, dir.path(), "k8");
+        let damaged_at = damage(&store, dir.path(), "k8");
         let (size_before, live) = store.body_log_usage();
         let moved = store.compact_log().unwrap();
         assert!(moved > 0 && moved <= count.div_ceil(8), "moved {moved}");
@@ -394,6 +395,14 @@ mod tests {
         let BodyRef::Logged(damaged) = store.object("b", "k8").unwrap().unwrap().body else {
             panic!("k8 is not logged");
         };
+        assert_ne!(
+            damaged.segment, damaged_at.segment,
+            "the damaged body moved"
+        );
+        assert_eq!(
+            damaged.crc, damaged_at.crc,
+            "with the CRC it was written with"
+        );
         assert!(matches!(
             store.read_logged(&damaged),
             Err(crate::storage::StorageError::Corrupt(_))
