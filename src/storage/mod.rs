@@ -1,7 +1,8 @@
 //! The only module that names sled. It owns the trees, the record encodings, the bodies
 //! (inline, appended to the body log, or one file each: see `blobs`, `body_log`) and the
-//! commit protocol of design/storage.md: pending → body written → one transaction → flush. Functions here are synchronous; bulk body IO is called through [`blocking`] so the
-//! async workers never wait on sled, while tiny metadata reads are made directly.
+//! commit protocol of design/storage.md: pending → body written → one transaction → flush.
+//! Functions here are synchronous; bulk body IO is called through [`blocking`] so the async
+//! workers never wait on sled, while tiny metadata reads are made directly.
 //!
 //! Seam for events: the event outbox tree joins the object commit transaction
 //! (`objects::commit_object`, `delete_object`), so an event is durable exactly when its change is.
