@@ -33,6 +33,16 @@ type Reply = (
     StorageResult<ObjectCommit>,
 );
 
+pub(crate) fn take_queued(store: &Store) -> Vec<QueuedCommit> {
+    std::mem::take(
+        &mut *store
+            .inner
+            .logged_commits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    )
+}
+
 /// Runs the queued commits once the log sync covering their bodies succeeded.
 pub(crate) fn commit_queued(
     store: &Store,
@@ -70,7 +80,7 @@ pub(crate) fn reply(replies: Vec<Reply>, flushed: &StorageResult<()>) {
     }
 }
 
-pub(super) fn round_failed(e: &StorageError) -> StorageError {
+fn round_failed(e: &StorageError) -> StorageError {
     StorageError::Io(std::io::Error::other(format!(
         "durability round failed: {e}"
     )))
@@ -128,19 +138,31 @@ impl Store {
         condition: CommitCondition,
         events: Vec<OutboxEntry>,
     ) -> StorageResult<ObjectCommit> {
-        let (reply, outcome) = tokio::sync::oneshot::channel();
-        self.queue_for_round(QueuedCommit {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            record,
-            body,
-            condition,
-            events,
-            reply,
-        });
-        outcome
-            .await
-            .unwrap_or_else(|_| Err(super::rounds::lost_in_round()))
+        let (reply, mut outcome) = tokio::sync::oneshot::channel();
+        self.inner
+            .logged_commits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(QueuedCommit {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                record,
+                body,
+                condition,
+                events,
+                reply,
+            });
+        let _one_round = self.inner.flush_gate.lock().await;
+        if let Ok(done) = outcome.try_recv() {
+            return done; // a round that ran while we waited took our commit
+        }
+        let round = self.durability_round().await;
+        match outcome.try_recv() {
+            Ok(done) => done,
+            Err(_) => Err(round.err().unwrap_or_else(|| {
+                StorageError::Corrupt("a durability round lost a queued commit".into())
+            })),
+        }
     }
 
     pub fn read_logged(&self, logged: &LoggedRef) -> StorageResult<Bytes> {
