@@ -80,6 +80,10 @@ pub(crate) fn reply(replies: Vec<Reply>, flushed: &StorageResult<()>) {
     }
 }
 
+fn lost_commit() -> StorageError {
+    StorageError::Corrupt("a durability round lost a queued commit".into())
+}
+
 fn round_failed(e: &StorageError) -> StorageError {
     StorageError::Io(std::io::Error::other(format!(
         "durability round failed: {e}"
@@ -152,16 +156,21 @@ impl Store {
                 events,
                 reply,
             });
-        let _one_round = self.inner.flush_gate.lock().await;
+        // Waits for the answer beside the gate: a writer whose commit a round took leaves the
+        // gate's queue as soon as it is answered, rather than taking the gate in its turn only
+        // to find its commit done (under load, a chain of such hand-offs idled the rounds).
+        let _one_round = tokio::select! {
+            biased;
+            done = &mut outcome => return done.unwrap_or_else(|_| Err(lost_commit())),
+            gate = self.inner.flush_gate.lock() => gate,
+        };
         if let Ok(done) = outcome.try_recv() {
-            return done; // a round that ran while we waited took our commit
+            return done; // answered as the gate came
         }
         let round = self.durability_round().await;
         match outcome.try_recv() {
             Ok(done) => done,
-            Err(_) => Err(round.err().unwrap_or_else(|| {
-                StorageError::Corrupt("a durability round lost a queued commit".into())
-            })),
+            Err(_) => Err(round.err().unwrap_or_else(lost_commit)),
         }
     }
 
