@@ -10,13 +10,22 @@ import re
 import urllib.parse
 import zlib
 
+import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import ACCESS_KEY, REGION, SECRET_KEY
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, Server
 
 UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
+
+@pytest.fixture(scope="module")
+def server(workdir):
+    """A server of its own: the sweeps create and delete buckets with made-up names."""
+    srv = Server(workdir / "sweep-data").start()
+    yield srv
+    srv.stop()
 
 
 class UnsignedTrailerAuth(S3SigV4Auth):
