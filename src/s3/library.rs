@@ -131,6 +131,6 @@ pub async fn put_object(
             CommitCondition::EtagMatches(etag.trim_matches('"').to_owned())
         }
     };
-    let record = commit(state, bucket, key, record, body, condition, events).await?;
-    Ok(record.etag)
+    let committed = commit(state, bucket, key, record, body, condition, events).await?;
+    Ok(committed.etag)
 }

@@ -15,7 +15,7 @@ use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::response::{empty, set_header, xml, ResponseBody, S3Response};
 use crate::storage::{
     blocking, BodyRef, BucketRecord, CommitCondition, NewBody, ObjectCommit, ObjectRecord,
-    OutboxEntry,
+    OutboxEntry, StoredChecksum,
 };
 use crate::time_fmt::{iso8601_ms, now_ms};
 use crate::xml::{self as doc, S3_NAMESPACE};
@@ -48,6 +48,13 @@ fn write_condition(req: &S3Request) -> CommitCondition {
     }
 }
 
+/// What a write's answer tells of the object it committed.
+pub(super) struct Committed {
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub checksum: Option<StoredChecksum>,
+}
+
 /// Commits a record and turns the storage outcome into the S3 answer.
 pub(super) async fn commit(
     state: &AppState,
@@ -57,18 +64,21 @@ pub(super) async fn commit(
     body: NewBody,
     condition: CommitCondition,
     events: Vec<OutboxEntry>,
-) -> S3Result<ObjectRecord> {
+) -> S3Result<Committed> {
     let recorded = sequence_numbers(&events);
-    let mut record = record;
-    let body = state.store.log_small_body(&mut record, body)?;
-    if matches!(body, NewBody::Logged(_)) {
+    if state.store.logs_body(&record, &body) {
+        let committed = Committed {
+            etag: record.etag.clone(),
+            last_modified_ms: record.last_modified_ms,
+            checksum: record.checksum.clone(),
+        };
         let outcome = state
             .store
-            .commit_logged(bucket, key, record.clone(), body, condition, events)
+            .commit_logged(bucket, key, record, condition, events)
             .await?;
         commit_answer(bucket, outcome)?;
         after_durable_commit(state, &recorded).await;
-        return Ok(record);
+        return Ok(committed);
     }
     let now = state
         .store
@@ -90,7 +100,11 @@ pub(super) async fn commit(
     };
     commit_answer(bucket, outcome)?;
     after_commit(state, &recorded).await?;
-    Ok(record)
+    Ok(Committed {
+        etag: record.etag,
+        last_modified_ms: record.last_modified_ms,
+        checksum: record.checksum,
+    })
 }
 
 /// The S3 answer to a commit's outcome.
@@ -125,7 +139,7 @@ pub async fn put_object(state: &AppState, mut req: S3Request) -> S3Result<S3Resp
         &req.key,
         Some((record.size, &record.etag)),
     )?;
-    let record = commit(
+    let committed = commit(
         state,
         &req.bucket,
         &req.key,
@@ -136,8 +150,8 @@ pub async fn put_object(state: &AppState, mut req: S3Request) -> S3Result<S3Resp
     )
     .await?;
     let mut resp = empty(StatusCode::OK);
-    set_header(&mut resp, "etag", &quoted_etag(&record.etag));
-    headers::write_checksum(&mut resp, record.checksum.as_ref());
+    set_header(&mut resp, "etag", &quoted_etag(&committed.etag));
+    headers::write_checksum(&mut resp, committed.checksum.as_ref());
     Ok(resp)
 }
 
@@ -443,7 +457,7 @@ pub async fn copy_object(state: &AppState, req: S3Request) -> S3Result<S3Respons
         &req.key,
         Some((record.size, &record.etag)),
     )?;
-    let record = commit(
+    let committed = commit(
         state,
         &req.bucket,
         &req.key,
@@ -455,8 +469,8 @@ pub async fn copy_object(state: &AppState, req: S3Request) -> S3Result<S3Respons
     .await?;
     let result = doc::CopyObjectResult {
         xmlns: S3_NAMESPACE,
-        last_modified: iso8601_ms(record.last_modified_ms),
-        etag: quoted_etag(&record.etag),
+        last_modified: iso8601_ms(committed.last_modified_ms),
+        etag: quoted_etag(&committed.etag),
     };
     Ok(xml(doc::to_xml(&result)?))
 }

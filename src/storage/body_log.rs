@@ -4,10 +4,9 @@
 //! its log: ~40% of the server's CPU per 4 KiB PUT. Only stores with `Durability::Sync` use
 //! the log: its ordering rests on the fsyncs below.
 //!
-//! Crash safety: a body is appended and fdatasync'd before the record naming it is committed
-//! (by one durability round for a group of writers: `Store::commit_logged`), so no record
-//! on disk can point at bytes that are not.
-//! Bytes whose commit never happened are simply never referenced.
+//! Crash safety: a body is appended (in a round's frame, see `frames`) and fdatasync'd
+//! before the record naming it is committed, so no record on disk can point at bytes that
+//! are not. Bytes whose commit never happened are simply never referenced.
 //!
 //! Reclaiming: how many bytes of each segment live records reference is counted in memory,
 //! rebuilt at start-up from the object records. A sealed segment nothing references is
@@ -88,13 +87,6 @@ impl PendingBody {
     pub(crate) fn logged(&self) -> LoggedRef {
         self.logged
     }
-
-    /// Keeps the CRC a moved body was first written with, so a body damaged before the
-    /// move is still refused after it.
-    pub(crate) fn keep_crc(mut self, crc: u32) -> PendingBody {
-        self.logged.crc = crc;
-        self
-    }
 }
 
 impl LoggedRef {
@@ -112,26 +104,31 @@ impl Drop for PendingBody {
     }
 }
 
-fn segment_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(format!("{id:016x}.log"))
+pub(crate) fn segment_file_name(id: u64) -> String {
+    format!("{id:016x}.log")
 }
 
-fn segment_id_of(path: &Path) -> Option<u64> {
+fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(segment_file_name(id))
+}
+
+pub(crate) fn segment_id_of(path: &Path) -> Option<u64> {
     let name = path.file_name()?.to_str()?.strip_suffix(".log")?;
     u64::from_str_radix(name, 16).ok()
 }
 
-fn crc32(data: &[u8]) -> u32 {
+pub(crate) fn crc32(data: &[u8]) -> u32 {
     crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, data) as u32
 }
 
 impl BodyLog {
     /// Opens the log under `dir`. `live` is what the object records reference per segment;
-    /// segments nothing references are deleted now (nothing can read or append to them yet),
-    /// and appends go to a new segment `new_id`.
+    /// segments nothing references are deleted now (nothing can read or append to them yet)
+    /// unless `keep` says otherwise, and appends go to a new segment `new_id`.
     pub(crate) fn open(
         dir: PathBuf,
         live: HashMap<u64, i64>,
+        keep: impl Fn(u64) -> bool,
         new_id: u64,
         prefill: bool,
     ) -> io::Result<BodyLog> {
@@ -142,13 +139,13 @@ impl BodyLog {
             let Some(id) = segment_id_of(&path) else {
                 continue;
             };
-            match live.get(&id) {
-                Some(&bytes) if bytes > 0 => {
-                    let file = File::open(&path)?;
-                    let size = file.metadata()?.len();
-                    segments.insert(id, Segment::new(file, size, bytes));
-                }
-                _ => fs::remove_file(&path)?,
+            let bytes = live.get(&id).copied().unwrap_or(0);
+            if bytes > 0 || keep(id) {
+                let file = File::open(&path)?;
+                let size = file.metadata()?.len();
+                segments.insert(id, Segment::new(file, size, bytes));
+            } else {
+                fs::remove_file(&path)?;
             }
         }
         segments.insert(new_id, Segment::new(create_segment(&dir, new_id)?, 0, 0));
@@ -188,7 +185,11 @@ impl BodyLog {
             let sealed = state.segments[&state.active].file.clone();
             state.unsynced_sealed.push(sealed);
             let (id, file, prefilled) = match state.prepared.take() {
-                Some((id, file)) => (id, file, true),
+                Some((id, file)) => (
+                    self.in_use_order(id, state.active, &mut next_id)?,
+                    file,
+                    true,
+                ),
                 None => {
                     let id = next_id()?;
                     (id, create_segment(&self.dir, id)?, false)
@@ -218,6 +219,24 @@ impl BodyLog {
             log: self.clone(),
             logged,
         })
+    }
+
+    /// The id a prepared segment `id` is used under after `active`: its own, or a newer one
+    /// it is renamed to when a growing segment came between (preparing fell behind).
+    /// Segments are used in id order, the order replay reads their frames in.
+    fn in_use_order(
+        &self,
+        id: u64,
+        active: u64,
+        mut next_id: impl FnMut() -> StorageResult<u64>,
+    ) -> StorageResult<u64> {
+        if id > active {
+            return Ok(id);
+        }
+        let newer = next_id()?;
+        fs::rename(segment_path(&self.dir, id), segment_path(&self.dir, newer))?;
+        File::open(&self.dir)?.sync_all()?;
+        Ok(newer)
     }
 
     /// Zero-fills and syncs segment `id` on a helper thread, then offers it to `append`.
@@ -438,7 +457,8 @@ mod tests {
     /// A log (active segment 1, later segments 101, 102, …) holding `count` adopted 4 KiB
     /// bodies.
     fn filled_log(dir: &Path, count: u64) -> (Arc<BodyLog>, Vec<LoggedRef>) {
-        let log = Arc::new(BodyLog::open(dir.join("log"), HashMap::new(), 1, false).unwrap());
+        let log =
+            Arc::new(BodyLog::open(dir.join("log"), HashMap::new(), |_| false, 1, false).unwrap());
         let mut next_id = ids(100);
         let refs = (0..count)
             .map(|_| {
@@ -453,8 +473,9 @@ mod tests {
     #[test]
     fn appended_bodies_read_back_and_a_damaged_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let log =
-            Arc::new(BodyLog::open(dir.path().join("log"), HashMap::new(), 1, false).unwrap());
+        let log = Arc::new(
+            BodyLog::open(dir.path().join("log"), HashMap::new(), |_| false, 1, false).unwrap(),
+        );
         let a = log.append(&[1u8; 2000], ids(10)).unwrap();
         let b = log.append(&[2u8; 3000], ids(10)).unwrap();
         assert_eq!(log.read(&a.logged()).unwrap().as_ref(), &[1u8; 2000][..]);
@@ -469,6 +490,22 @@ mod tests {
             log.read(&b.logged()),
             Err(StorageError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn a_prepared_segment_older_than_the_active_one_is_renamed_before_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let log =
+            BodyLog::open(dir.path().join("log"), HashMap::new(), |_| false, 5, false).unwrap();
+        create_segment(&log.dir, 3).unwrap();
+        assert_eq!(log.in_use_order(3, 5, ids(10)).unwrap(), 11);
+        assert!(!segment_path(&log.dir, 3).exists());
+        assert!(segment_path(&log.dir, 11).exists());
+        assert_eq!(
+            log.in_use_order(12, 11, ids(20)).unwrap(),
+            12,
+            "already in order"
+        );
     }
 
     #[test]
@@ -501,17 +538,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("log");
         let kept = {
-            let log = Arc::new(BodyLog::open(root.clone(), HashMap::new(), 1, false).unwrap());
+            let log =
+                Arc::new(BodyLog::open(root.clone(), HashMap::new(), |_| false, 1, false).unwrap());
             let kept = log.append(&[3u8; 1500], ids(10)).unwrap().logged();
             log.sync_now().unwrap();
             kept
         };
         fs::write(segment_path(&root, 7), b"nothing points here").unwrap();
-        let log = BodyLog::open(root.clone(), HashMap::from([(1, 1500)]), 8, false).unwrap();
+        fs::write(segment_path(&root, 9), b"kept").unwrap();
+        let log = BodyLog::open(
+            root.clone(),
+            HashMap::from([(1, 1500)]),
+            |id| id == 9,
+            8,
+            false,
+        )
+        .unwrap();
         assert_eq!(log.read(&kept).unwrap().as_ref(), &[3u8; 1500][..]);
         assert!(!segment_path(&root, 7).exists());
-        assert_eq!(log.segment_count(), 2, "segment 1 and the new active 8");
-        assert_eq!(log.usage(), (1500, 1500));
+        assert!(segment_path(&root, 9).exists(), "`keep` kept it");
+        assert_eq!(log.segment_count(), 3, "segments 1, 9 and the new active 8");
+        assert_eq!(log.usage(), (1500 + 4, 1500));
     }
 
     #[test]

@@ -1,93 +1,26 @@
-//! The store's side of the body log: moving small bodies into it before their commit,
-//! reading them, keeping its live counts in step with every commit, and reclaiming its
-//! segments (deleting dead ones, compacting sparse ones) from the gc task.
+//! The store's side of the body log: reading its bodies, keeping its live counts in step
+//! with every commit, and reclaiming its segments (deleting dead ones, compacting sparse
+//! ones) from the gc task. Bodies get into it through durability rounds (`round`).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::body_log::{BodyLog, LOG_MIN};
+use super::body_log::BodyLog;
+use super::frames::FrameBuilder;
 use super::records::{decode, encode, BodyRef, LoggedRef, ObjectRecord};
-use super::{
-    CommitCondition, Durability, NewBody, ObjectCommit, OutboxEntry, StorageError, StorageResult,
-    Store,
-};
+use super::{StorageResult, Store};
 
 /// Records moved per group sync during compaction.
 const COMPACT_BATCH: usize = 256;
 
-/// A commit waiting for the durability round that syncs its logged body.
-pub(crate) struct QueuedCommit {
-    bucket: String,
-    key: String,
-    record: ObjectRecord,
-    body: NewBody,
-    condition: CommitCondition,
-    events: Vec<OutboxEntry>,
-    reply: tokio::sync::oneshot::Sender<StorageResult<ObjectCommit>>,
-}
-
-type Reply = (
-    tokio::sync::oneshot::Sender<StorageResult<ObjectCommit>>,
-    StorageResult<ObjectCommit>,
-);
-
-pub(crate) fn take_queued(store: &Store) -> Vec<QueuedCommit> {
-    std::mem::take(
-        &mut *store
-            .inner
-            .logged_commits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()),
-    )
-}
-
-/// Runs the queued commits once the log sync covering their bodies succeeded.
-pub(crate) fn commit_queued(
-    store: &Store,
-    queued: Vec<QueuedCommit>,
-    log_synced: &StorageResult<()>,
-) -> Vec<Reply> {
-    queued
-        .into_iter()
-        .map(|q| {
-            let outcome = match log_synced {
-                Ok(()) => store.commit_object(
-                    &q.bucket,
-                    &q.key,
-                    &q.record,
-                    q.body,
-                    &q.condition,
-                    &q.events,
-                ),
-                Err(e) => Err(round_failed(e)),
-            };
-            (q.reply, outcome)
-        })
-        .collect()
-}
-
-/// Answers the queued commits once sled's flush is done: a commit the flush did not make
-/// durable is reported failed, as `make_durable` would.
-pub(crate) fn reply(replies: Vec<Reply>, flushed: &StorageResult<()>) {
-    for (reply, outcome) in replies {
-        let outcome = match (outcome, flushed) {
-            (Ok(ObjectCommit::Done(_)), Err(e)) => Err(round_failed(e)),
-            (outcome, _) => outcome,
-        };
-        let _ = reply.send(outcome); // the writer may be gone (client disconnected)
-    }
-}
-
-fn lost_commit() -> StorageError {
-    StorageError::Corrupt("a durability round lost a queued commit".into())
-}
-
-fn round_failed(e: &StorageError) -> StorageError {
-    StorageError::Io(std::io::Error::other(format!(
-        "durability round failed: {e}"
-    )))
+/// A compaction batch: the frame of moved bodies, and each record (its key, its value as
+/// read, the record pointing into the frame, where its body was).
+#[derive(Default)]
+struct MovedBodies {
+    frame: FrameBuilder,
+    records: Vec<(sled::IVec, sled::IVec, ObjectRecord, LoggedRef)>,
 }
 
 /// Bytes each log segment's records reference, from every object record (start-up).
@@ -105,73 +38,6 @@ pub(crate) fn logged_bytes_per_segment(objects: &sled::Tree) -> StorageResult<Ha
 impl Store {
     fn body_log(&self) -> &std::sync::Arc<BodyLog> {
         &self.inner.body_log
-    }
-
-    /// Moves `record`'s inline body into the body log when the store syncs its writes and the
-    /// body is big enough to be worth it; otherwise leaves both as they are. The body is not
-    /// durable yet: commit it with [`Store::commit_logged`].
-    pub fn log_small_body(
-        &self,
-        record: &mut ObjectRecord,
-        body: NewBody,
-    ) -> StorageResult<NewBody> {
-        let BodyRef::Inline(data) = &record.body else {
-            return Ok(body);
-        };
-        let worth_it = data.len() >= LOG_MIN && self.durability() == Durability::Sync;
-        if !worth_it || !matches!(body, NewBody::Inline) {
-            return Ok(body);
-        }
-        let pending = self
-            .body_log()
-            .append(data, || Ok(self.inner.db.generate_id()?))?;
-        record.body = BodyRef::Logged(pending.logged());
-        Ok(NewBody::Logged(pending))
-    }
-
-    /// Commits a record whose body was just logged (and its events), durably: the next
-    /// durability round syncs the log, commits the record and flushes sled, for every such
-    /// commit queued meanwhile (one fsync of each, where a separate log sync before the
-    /// commit cost a second group wait and, in small groups, ~20 µs of CPU per 4 KiB PUT).
-    pub async fn commit_logged(
-        &self,
-        bucket: &str,
-        key: &str,
-        record: ObjectRecord,
-        body: NewBody,
-        condition: CommitCondition,
-        events: Vec<OutboxEntry>,
-    ) -> StorageResult<ObjectCommit> {
-        let (reply, mut outcome) = tokio::sync::oneshot::channel();
-        self.inner
-            .logged_commits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(QueuedCommit {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                record,
-                body,
-                condition,
-                events,
-                reply,
-            });
-        // Waits for the answer beside the gate: a writer whose commit a round took leaves the
-        // gate's queue as soon as it is answered, rather than taking the gate in its turn only
-        // to find its commit done (under load, a chain of such hand-offs idled the rounds).
-        let _one_round = tokio::select! {
-            biased;
-            done = &mut outcome => return done.unwrap_or_else(|_| Err(lost_commit())),
-            gate = self.inner.flush_gate.lock() => gate,
-        };
-        if let Ok(done) = outcome.try_recv() {
-            return done; // answered as the gate came
-        }
-        let round = self.durability_round().await;
-        match outcome.try_recv() {
-            Ok(done) => done,
-            Err(_) => Err(round.err().unwrap_or_else(lost_commit)),
-        }
     }
 
     pub fn read_logged(&self, logged: &LoggedRef) -> StorageResult<Bytes> {
@@ -206,40 +72,38 @@ impl Store {
         Ok(removed)
     }
 
-    /// Appends the live bodies of mostly-dead segments again and points their records at the
-    /// copies, so the segments die. A record changed meanwhile keeps its own body (its
-    /// compare-and-swap fails). Returns how many records moved.
+    /// Appends the live bodies of mostly-dead segments again (a frame with no commits) and
+    /// points their records at the copies, so the segments die. A record changed meanwhile
+    /// keeps its own body (its compare-and-swap fails). Returns how many records moved.
     pub fn compact_log(&self) -> StorageResult<usize> {
         let sparse: HashSet<u64> = self.body_log().sparse_segments().into_iter().collect();
         if sparse.is_empty() {
             return Ok(0);
         }
-        let mut batch = Vec::new();
+        let mut batch = MovedBodies::default();
         let mut moved = 0;
         for item in self.inner.objects.iter() {
             let (key, value) = item?;
-            let record: ObjectRecord = decode(&value)?;
-            let BodyRef::Logged(logged) = &record.body else {
+            let mut record: ObjectRecord = decode(&value)?;
+            let BodyRef::Logged(logged) = record.body else {
                 continue;
             };
             if !sparse.contains(&logged.segment) {
                 continue;
             }
-            let data = self.body_log().read_unchecked(logged)?;
+            let data = self.body_log().read_unchecked(&logged)?;
             if !logged.matches(&data) {
-                // Moved as it is: reads keep refusing it, and its segment can still go.
+                // Moved as it is, with the CRC it was written with: reads keep refusing it,
+                // and its segment can still go.
                 tracing::warn!(
                     segment = logged.segment,
                     offset = logged.offset,
                     "a logged body fails its CRC; compaction moves it unchanged"
                 );
             }
-            let pending = self
-                .body_log()
-                .append(&data, || Ok(self.inner.db.generate_id()?))?
-                .keep_crc(logged.crc);
-            batch.push((key, value, record, pending));
-            if batch.len() >= COMPACT_BATCH {
+            record.body = BodyRef::Logged(batch.frame.add_body(&data, logged.crc));
+            batch.records.push((key, value, record, logged));
+            if batch.records.len() >= COMPACT_BATCH {
                 moved += self.swap_moved_bodies(std::mem::take(&mut batch))?;
             }
         }
@@ -247,24 +111,26 @@ impl Store {
         Ok(moved)
     }
 
-    fn swap_moved_bodies(
-        &self,
-        batch: Vec<(sled::IVec, sled::IVec, ObjectRecord, super::PendingBody)>,
-    ) -> StorageResult<usize> {
-        if batch.is_empty() {
+    fn swap_moved_bodies(&self, batch: MovedBodies) -> StorageResult<usize> {
+        if batch.records.is_empty() {
             return Ok(0);
         }
+        let built = batch.frame.build()?;
+        let pending = self
+            .body_log()
+            .append(&built.bytes, || Ok(self.inner.db.generate_id()?))?;
+        let placed = built.placed(pending);
         self.body_log().sync_now()?;
         let mut moved = 0;
-        for (key, old_value, mut record, pending) in batch {
-            let old_body = std::mem::replace(&mut record.body, BodyRef::Logged(pending.logged()));
+        for (key, old_value, mut record, old_body) in batch.records {
+            placed.place_record(&mut record);
             let new_value = encode(&record)?;
             let swapped =
                 self.inner
                     .objects
                     .compare_and_swap(&key, Some(old_value), Some(new_value))?;
             if swapped.is_ok() {
-                self.bodies_replaced(Some(&record.body), Some(&old_body));
+                self.bodies_replaced(Some(&record.body), Some(&BodyRef::Logged(old_body)));
                 moved += 1;
             }
         }
@@ -287,7 +153,7 @@ mod tests {
     }
 
     async fn put(store: &Store, key: &str, data: Vec<u8>) {
-        let mut record = ObjectRecord {
+        let record = ObjectRecord {
             size: data.len() as u64,
             etag: "e".into(),
             last_modified_ms: 0,
@@ -296,10 +162,9 @@ mod tests {
             checksum: None,
             body: BodyRef::Inline(data),
         };
-        let body = store.log_small_body(&mut record, NewBody::Inline).unwrap();
-        assert!(matches!(record.body, BodyRef::Logged(_)));
+        assert!(store.logs_body(&record, &crate::storage::NewBody::Inline));
         let outcome = store
-            .commit_logged("b", key, record, body, CommitCondition::None, vec![])
+            .commit_logged("b", key, record, CommitCondition::None, vec![])
             .await
             .unwrap();
         assert!(matches!(outcome, ObjectCommit::Done(_)));
@@ -334,7 +199,12 @@ mod tests {
         put(&store, "a", body(1)).await;
         put(&store, "b", body(2)).await;
         put(&store, "a", body(3)).await;
-        assert_eq!(store.body_log_usage(), (3 * 4096, 2 * 4096));
+        let (size, live) = store.body_log_usage();
+        assert_eq!(live, 2 * 4096);
+        assert!(
+            (3 * 4096..3 * (4096 + 256)).contains(&size),
+            "three frames of one body each: {size}"
+        );
         store.delete_object("b", "b", &[]).unwrap();
         assert_eq!(store.body_log_usage().1, 4096);
         store.flush().unwrap();
@@ -343,7 +213,7 @@ mod tests {
         assert_eq!(read(&store, "a"), body(3));
         assert_eq!(
             store.body_log_usage(),
-            (3 * 4096, 4096),
+            (size, 4096),
             "the old segment is kept for the live body; the new one is empty"
         );
     }

@@ -1,6 +1,7 @@
 //! The only module that names sled. It owns the trees, the record encodings, the bodies
 //! (inline, appended to the body log, or one file each: see `blobs`, `body_log`) and the
-//! commit protocol of design/storage.md: pending → body written → one transaction → flush.
+//! commit protocol of design/storage.md: pending → body written → one transaction → flush
+//! (small bodies: frame written and synced → commits, see `round`).
 //! Functions here are synchronous; bulk body IO is called through [`blocking`] so the async
 //! workers never wait on sled, while tiny metadata reads are made directly.
 //!
@@ -11,6 +12,7 @@ mod blobs;
 mod body_log;
 mod buckets;
 use buckets::buckets_record_update;
+mod frames;
 mod gc;
 mod keys;
 mod list;
@@ -19,12 +21,14 @@ mod multipart;
 mod objects;
 mod outbox;
 mod records;
+mod round;
 mod writeback;
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 pub use blobs::{BlobWriter, ReadGuard, CHUNK_SIZE, INLINE_MAX};
@@ -72,6 +76,9 @@ pub struct StoreOptions {
     /// started before an overwrite can finish.
     pub gc_delay: Duration,
     pub cache_capacity: u64,
+    /// How often sled flushes on its own (None: never; tests that stand for a crash use it
+    /// to keep what only the body log's frames hold out of sled's files).
+    pub sled_flush_every_ms: Option<u64>,
 }
 
 impl Default for StoreOptions {
@@ -80,6 +87,7 @@ impl Default for StoreOptions {
             durability: Durability::Sync,
             gc_delay: Duration::from_secs(60),
             cache_capacity: 128 << 20,
+            sled_flush_every_ms: Some(500),
         }
     }
 }
@@ -99,7 +107,7 @@ struct Inner {
     /// Small bodies of stores that sync their writes (see `body_log`).
     body_log: Arc<body_log::BodyLog>,
     /// Commits of logged bodies waiting for the next durability round.
-    logged_commits: Mutex<Vec<logged::QueuedCommit>>,
+    logged_commits: Mutex<Vec<round::QueuedCommit>>,
     pending: sled::Tree,
     gc: sled::Tree,
     uploads: sled::Tree,
@@ -113,13 +121,14 @@ struct Inner {
     dead_letters: sled::Tree,
     options: StoreOptions,
     /// Object commits hold it shared, DeleteBucket exclusively: a bucket can't be deleted
-    /// between its emptiness check and its removal while a PUT lands in it.
+    /// between its emptiness check and its removal while a PUT lands in it. A durability
+    /// round holds it exclusively too, to commit alone (`Store::commit_alone`).
     bucket_lock: RwLock<()>,
     /// Blobs being streamed to a client, with a count of readers; GC leaves them alone.
     readers: Mutex<HashMap<u64, usize>>,
     gc_wake: Arc<tokio::sync::Notify>,
     /// Group commit: writes that asked for durability, writes a finished flush covered, and
-    /// the gate that lets one flush run at a time.
+    /// the gate that lets one durability round run at a time.
     writes_done: AtomicU64,
     flushed_upto: AtomicU64,
     flush_gate: tokio::sync::Mutex<()>,
@@ -134,18 +143,35 @@ impl Store {
         let db = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(options.cache_capacity)
-            .flush_every_ms(Some(500))
+            .flush_every_ms(options.sled_flush_every_ms)
             .open()?;
         let tree = |name: &str| db.open_tree(name);
         let objects = tree("objects")?;
+        let meta = tree("meta")?;
+        let applied = meta
+            .get(frames::WATERMARK)?
+            .map(|v| frames::LogPosition::decode(&v))
+            .transpose()?;
+        let unapplied = match applied {
+            Some(position) => frames::read_unapplied(&dir.join("log"), position)?,
+            None => frames::Unapplied::default(),
+        };
+        let first_segment = db.generate_id()?;
+        // Where frames start in a store that stored no position yet (new, or with bodies
+        // logged before frames): segments before this one hold none.
+        let fresh = applied.is_none().then_some(frames::LogPosition {
+            segment: first_segment,
+            offset: 0,
+        });
         let body_log = body_log::BodyLog::open(
             dir.join("log"),
             logged::logged_bytes_per_segment(&objects)?,
-            db.generate_id()?,
+            |id| unapplied.segments.contains(&id),
+            first_segment,
             options.durability == Durability::Sync,
         )?;
         let inner = Inner {
-            meta: tree("meta")?,
+            meta,
             buckets: tree("buckets")?,
             objects,
             blobs: blobs::BlobDir::open(dir.join("blobs"))?,
@@ -174,6 +200,7 @@ impl Store {
         };
         store.check_schema()?;
         store.recover_pending()?;
+        store.replay_log(unapplied, fresh)?;
         Ok(store)
     }
 
@@ -194,54 +221,30 @@ impl Store {
         self.inner.options.durability
     }
 
-    /// Held (shared) by every object commit; see `Inner::bucket_lock`.
-    pub(crate) fn commit_lock(&self) -> std::sync::RwLockReadGuard<'_, ()> {
-        self.inner
+    /// Held (shared) by every object commit; see `Inner::bucket_lock`. None on the thread
+    /// of a round committing alone (see [`Store::commit_alone`]), which holds it already.
+    pub(crate) fn commit_lock(&self) -> Option<RwLockReadGuard<'_, ()>> {
+        if COMMITTING_ALONE.get() {
+            return None;
+        }
+        Some(
+            self.inner
+                .bucket_lock
+                .read()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    /// Holds every other object commit off while the caller, a durability round, commits on
+    /// this thread (its own commits pass `commit_lock` while this lives).
+    pub(crate) fn commit_alone(&self) -> CommittingAlone<'_> {
+        let guard = self
+            .inner
             .bucket_lock
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Makes every change committed so far durable when the store runs with
-    /// `Durability::Sync`. Group commit: one flush runs at a time and covers every write that
-    /// finished before it started, so concurrent writers share flushes. (Many concurrent
-    /// `flush_async` calls also fill sled's IO thread pool with flushes waiting on its global
-    /// lock while a transaction waits for them: a deadlock seen under 32 concurrent PUTs.)
-    pub async fn make_durable(&self) -> StorageResult<()> {
-        if self.inner.options.durability != Durability::Sync {
-            return Ok(());
-        }
-        let ticket = self.inner.writes_done.fetch_add(1, Ordering::SeqCst) + 1;
-        let _one_flush = self.inner.flush_gate.lock().await;
-        if self.inner.flushed_upto.load(Ordering::SeqCst) >= ticket {
-            return Ok(());
-        }
-        self.durability_round().await
-    }
-
-    /// One group flush, run by a caller holding `flush_gate`: syncs the body log, commits the
-    /// queued logged bodies' records (their bodies are durable now), then flushes sled, which
-    /// covers those commits and every write that finished before it.
-    async fn durability_round(&self) -> StorageResult<()> {
-        let queued = logged::take_queued(self);
-        let store = self.clone();
-        blocking(move || {
-            let inner = &store.inner;
-            let log_synced = inner.body_log.sync_now();
-            let replies = logged::commit_queued(&store, queued, &log_synced);
-            let covers = inner.writes_done.load(Ordering::SeqCst);
-            let events = inner.unflushed_events.finished();
-            let result = log_synced.and_then(|()| Ok(inner.db.flush().map(drop)?));
-            if result.is_ok() {
-                // Before the replies: a writer told its commit is durable may hand its
-                // events to the dispatcher at once, and must find them durable.
-                inner.flushed_upto.fetch_max(covers, Ordering::SeqCst);
-                inner.unflushed_events.flushed(&events);
-            }
-            logged::reply(replies, &result);
-            result
-        })
-        .await
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        COMMITTING_ALONE.set(true);
+        CommittingAlone { _guard: guard }
     }
 
     /// Flushes everything regardless of durability mode (shutdown).
@@ -252,6 +255,21 @@ impl Store {
 
     pub fn size_on_disk(&self) -> StorageResult<u64> {
         Ok(self.inner.db.size_on_disk()?)
+    }
+}
+
+thread_local! {
+    /// Whether this thread holds `bucket_lock` exclusively for a round's commits.
+    static COMMITTING_ALONE: Cell<bool> = const { Cell::new(false) };
+}
+
+pub(crate) struct CommittingAlone<'a> {
+    _guard: RwLockWriteGuard<'a, ()>,
+}
+
+impl Drop for CommittingAlone<'_> {
+    fn drop(&mut self) {
+        COMMITTING_ALONE.set(false);
     }
 }
 

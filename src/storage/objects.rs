@@ -5,7 +5,6 @@ use sled::transaction::{abort, ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::blobs::BlobWriter;
-use super::body_log::PendingBody;
 use super::keys::{blob_key, object_key};
 use super::outbox::OutboxEntry;
 use super::records::{decode, encode, BodyRef, ObjectRecord};
@@ -15,9 +14,6 @@ use super::{now_ms, StorageResult, Store};
 pub enum NewBody {
     Inline,
     Blob(BlobWriter),
-    /// Appended to the body log; durable once the round that commits it has synced the
-    /// log (`Store::commit_logged`).
-    Logged(PendingBody),
 }
 
 /// A write condition checked inside the commit transaction, so it is atomic with the write.
@@ -105,7 +101,7 @@ impl Store {
         }
         let pending_key = match &body {
             NewBody::Blob(writer) => Some(blob_key(writer.blob_id())),
-            NewBody::Inline | NewBody::Logged(_) => None,
+            NewBody::Inline => None,
         };
         let stamp = now_ms().to_be_bytes();
         let _shared = self.commit_lock();
