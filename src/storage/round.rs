@@ -57,8 +57,8 @@ impl Store {
     }
 
     /// Commits `record` (its inline body goes to the body log) and its events, durably, in
-    /// the next round; returns the record as committed. (A separate log sync before each
-    /// commit cost a second group wait and, in small groups, ~20 µs of CPU per 4 KiB PUT.)
+    /// the next round. (A sync of each writer's body before the commit cost a second group
+    /// wait and, in small groups, ~20 µs of CPU per 4 KiB PUT.)
     pub async fn commit_logged(
         &self,
         bucket: &str,
