@@ -32,7 +32,6 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 pub use blobs::{BlobWriter, ReadGuard, CHUNK_SIZE, INLINE_MAX};
-pub use body_log::PendingBody;
 pub use buckets::DeleteBucketOutcome;
 pub use list::{ListEntry, ListPage, ListQuery};
 pub use multipart::{UploadListEntry, UploadListQuery, UploadOutcome, UploadPage, UPLOAD_ID_LEN};
