@@ -39,7 +39,8 @@ const ENTRIES_LEN: u64 = 4;
 pub(crate) struct LoggedCommit {
     pub bucket: String,
     pub key: String,
-    /// A logged body's offset here counts from the start of the frame's bodies.
+    /// In the frame, a logged body's offset counts from the start of the frame's bodies
+    /// (replay reads it placed).
     pub record: ObjectRecord,
     /// The outbox entries (seq, value) the commit wrote.
     pub events: Vec<(u64, Vec<u8>)>,
@@ -88,7 +89,7 @@ impl LogPosition {
     }
 }
 
-/// A frame being put together: bodies first, entries at the end.
+/// A frame being put together: its bodies and its entries.
 #[derive(Default)]
 pub(crate) struct FrameBuilder {
     bodies: Vec<u8>,
@@ -97,7 +98,7 @@ pub(crate) struct FrameBuilder {
 
 impl FrameBuilder {
     /// Adds a body; returns its reference, with an offset that counts from the frame's
-    /// bodies (see [`Frame::place`]).
+    /// bodies (see [`PlacedFrame::place_record`]).
     pub(crate) fn add_body(&mut self, data: &[u8], crc: u32) -> LoggedRef {
         let offset = self.bodies.len() as u64;
         self.bodies.extend_from_slice(data);
@@ -169,18 +170,14 @@ impl PlacedFrame {
     }
 }
 
-fn place(relative: LoggedRef, segment: u64, bodies_at: u64) -> LoggedRef {
-    LoggedRef {
-        segment,
-        offset: bodies_at + relative.offset,
-        ..relative
-    }
-}
-
 /// Places `record`'s logged body, given where its frame's bodies start.
-pub(crate) fn place_record(record: &mut ObjectRecord, segment: u64, bodies_at: u64) {
+fn place_record(record: &mut ObjectRecord, segment: u64, bodies_at: u64) {
     if let BodyRef::Logged(relative) = record.body {
-        record.body = BodyRef::Logged(place(relative, segment, bodies_at));
+        record.body = BodyRef::Logged(LoggedRef {
+            segment,
+            offset: bodies_at + relative.offset,
+            ..relative
+        });
     }
 }
 

@@ -164,7 +164,7 @@ impl Store {
     }
 
     /// Writes and syncs the frame of `queued`, then makes their commits.
-    fn commit_round(&self, queued: Vec<QueuedCommit>) -> RoundCommits {
+    fn commit_round(&self, mut queued: Vec<QueuedCommit>) -> RoundCommits {
         if queued.is_empty() {
             // A `make_durable` round: sled's flush is all it is for.
             return RoundCommits {
@@ -174,7 +174,6 @@ impl Store {
                 events: self.inner.unflushed_events.finished(),
             };
         }
-        let mut queued = queued;
         let mut frame = FrameBuilder::default();
         for q in &mut queued {
             if let BodyRef::Inline(data) = &q.record.body {
