@@ -104,12 +104,8 @@ impl Drop for PendingBody {
     }
 }
 
-pub(crate) fn segment_file_name(id: u64) -> String {
-    format!("{id:016x}.log")
-}
-
-fn segment_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(segment_file_name(id))
+pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:016x}.log"))
 }
 
 pub(crate) fn segment_id_of(path: &Path) -> Option<u64> {

@@ -21,7 +21,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::body_log::{crc32, segment_id_of, PendingBody, SEGMENT_MAX};
+use super::body_log::{crc32, segment_id_of, segment_path, PendingBody, SEGMENT_MAX};
 use super::outbox::OutboxEntry;
 use super::records::{decode, encode, BodyRef, LoggedRef, ObjectRecord};
 use super::StorageResult;
@@ -235,7 +235,7 @@ pub(crate) fn read_unapplied(dir: &Path, applied: LogPosition) -> StorageResult<
     segments.sort_unstable();
     let mut unapplied = Unapplied::default();
     for id in segments {
-        let file = File::open(dir.join(super::body_log::segment_file_name(id)))?;
+        let file = File::open(segment_path(dir, id))?;
         let mut at = if id == applied.segment {
             applied.offset
         } else {
@@ -294,11 +294,7 @@ mod tests {
             ends.push(data.len() as u64);
         }
         data.extend_from_slice(tail);
-        fs::write(
-            dir.join(super::super::body_log::segment_file_name(id)),
-            data,
-        )
-        .unwrap();
+        fs::write(segment_path(dir, id), data).unwrap();
         ends
     }
 
@@ -335,11 +331,7 @@ mod tests {
         let all = read_unapplied(dir.path(), start()).unwrap();
         assert_eq!(keys(&all), ["a", "b", "c", "d"]);
         assert_eq!(all.segments, [5, 9]);
-        let data = fs::read(
-            dir.path()
-                .join(super::super::body_log::segment_file_name(5)),
-        )
-        .unwrap();
+        let data = fs::read(segment_path(dir.path(), 5)).unwrap();
         for e in &all.entries[..3] {
             let BodyRef::Logged(at) = e.record.body else {
                 panic!("logged")
@@ -375,9 +367,7 @@ mod tests {
     fn a_damaged_frame_ends_its_segment() {
         let dir = tempfile::tempdir().unwrap();
         write_segment(dir.path(), 1, &[&["a"], &["b"]], &[]);
-        let path = dir
-            .path()
-            .join(super::super::body_log::segment_file_name(1));
+        let path = segment_path(dir.path(), 1);
         let mut data = fs::read(&path).unwrap();
         let last = data.len() - 1;
         data[last] ^= 0xff;
