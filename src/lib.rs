@@ -8,6 +8,7 @@
 //! - `s3`: one function per S3 operation, grouped by area.
 //! - `xml`: every S3 XML document.
 //! - `storage`: sled trees, records, chunked bodies, commit protocol, gc.
+//! - `md5`: the MD5 behind ETags and Content-MD5.
 //! - `time_fmt`: the date formats S3 uses.
 
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod environment;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod md5;
 pub mod s3;
 pub mod storage;
 pub mod time_fmt;

@@ -4,8 +4,8 @@
 //! hashing and writing all overlap. Bodies no larger than the inline limit never touch a blob.
 //! [`receive_upload`] wraps it with the checks every upload (PutObject, UploadPart) makes.
 
+use crate::md5::Md5;
 use bytes::{Bytes, BytesMut};
-use md5::{Digest, Md5};
 
 use super::checksum::{self, to_base64, ChecksumAlgorithm, Checksummer};
 use super::object::content_md5;
@@ -128,7 +128,7 @@ pub async fn ingest(
                 digests.update(&head);
                 return Ok(Ingested {
                     size: head.len() as u64,
-                    md5: digests.md5.finalize().into(),
+                    md5: digests.md5.finalize(),
                     checksum: (algorithm, digests.checksum.finish()),
                     body_ref: BodyRef::Inline(head.to_vec()),
                     body: NewBody::Inline,
@@ -145,7 +145,7 @@ pub async fn ingest(
     let (body_ref, size) = (writer.body_ref(), writer.size());
     Ok(Ingested {
         size,
-        md5: digests.md5.finalize().into(),
+        md5: digests.md5.finalize(),
         checksum: (algorithm, digests.checksum.finish()),
         body_ref,
         body: NewBody::Blob(writer),

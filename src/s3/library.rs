@@ -2,8 +2,8 @@
 //! that fired it and writing its results — through the same commit path as PutObject (digests,
 //! conditional writes, events), without HTTP.
 
+use crate::md5::Md5;
 use bytes::Bytes;
-use md5::{Digest, Md5};
 
 use super::checksum::{to_base64, Checksummer, DEFAULT_ALGORITHM};
 use super::existing_bucket;
@@ -81,7 +81,7 @@ pub async fn put_object(
     let bucket_record = existing_bucket(state, bucket)?;
     let store = state.store.clone();
     let (md5, checksum, body_ref, body) = blocking(move || {
-        let md5: [u8; 16] = Md5::digest(&data).into();
+        let md5 = Md5::digest(&data);
         let mut sum = Checksummer::new(DEFAULT_ALGORITHM);
         sum.update(&data);
         if data.len() <= INLINE_MAX {

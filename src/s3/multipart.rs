@@ -1,8 +1,8 @@
 //! Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 
+use crate::md5::Md5;
 use http::StatusCode;
-use md5::{Digest, Md5};
 
 use super::checksum::{
     self, algorithm_named, decode_value, multipart_checksum, to_base64, ChecksumAlgorithm,
@@ -362,7 +362,7 @@ pub async fn complete_multipart_upload(
     }
     let mut etag_md5 = Md5::new();
     for (_, part) in &chosen {
-        etag_md5.update(hex::decode(&part.etag).map_err(S3Error::internal)?);
+        etag_md5.update(&hex::decode(&part.etag).map_err(S3Error::internal)?);
     }
     let etag = format!("{}-{}", hex::encode(etag_md5.finalize()), chosen.len());
     let blobs: Vec<BlobRef> = chosen.iter().map(|(_, p)| p.blob).collect();

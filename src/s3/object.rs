@@ -1,8 +1,8 @@
 //! Object operations: PutObject, GetObject/HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
+use crate::md5::Md5;
 use base64::Engine;
 use http::StatusCode;
-use md5::{Digest, Md5};
 use tokio::sync::mpsc;
 
 use super::checksum;
@@ -329,7 +329,7 @@ pub async fn delete_objects(state: &AppState, mut req: S3Request) -> S3Result<S3
         .body
         .collect_capped(MAX_XML_BODY, S3ErrorCode::MalformedXML)
         .await?;
-    if md5.is_some_and(|m| m != <[u8; 16]>::from(Md5::digest(&body))) {
+    if md5.is_some_and(|m| m != Md5::digest(&body)) {
         return Err(S3Error::new(S3ErrorCode::BadDigest));
     }
     if let Some(r) = &requested {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::Parser;
 use http::Method;
-use md5::{Digest, Md5};
-use sha2::Sha256;
+use lambucket::md5::Md5;
+use sha2::{Digest, Sha256};
 
 use client::{Payload, S3};
 use stats::{figures, Figures};
