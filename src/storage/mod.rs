@@ -24,7 +24,7 @@ mod records;
 mod round;
 mod writeback;
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -223,7 +223,7 @@ impl Store {
     /// Held (shared) by every object commit; see `Inner::bucket_lock`. None on the thread
     /// of a round committing alone (see [`Store::commit_alone`]), which holds it already.
     pub(crate) fn commit_lock(&self) -> Option<RwLockReadGuard<'_, ()>> {
-        if COMMITTING_ALONE.get() {
+        if COMMITTING_ALONE.with_borrow(Option::is_some) {
             return None;
         }
         Some(
@@ -242,8 +242,31 @@ impl Store {
             .bucket_lock
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        COMMITTING_ALONE.set(true);
+        COMMITTING_ALONE.set(Some(Vec::new()));
         CommittingAlone { _guard: guard }
+    }
+
+    /// Whether `bucket` exists, for a commit about to be made under the bucket lock. A
+    /// round committing alone looks each bucket up once: none can be deleted (DeleteBucket
+    /// takes the lock for writing) before the round lets go of it.
+    pub(crate) fn bucket_exists_for_commit(&self, bucket: &str) -> StorageResult<bool> {
+        let known = COMMITTING_ALONE.with_borrow(|alone| {
+            alone
+                .as_ref()
+                .is_some_and(|seen| seen.iter().any(|b| b == bucket))
+        });
+        if known {
+            return Ok(true);
+        }
+        let exists = self.inner.buckets.get(bucket.as_bytes())?.is_some();
+        if exists {
+            COMMITTING_ALONE.with_borrow_mut(|alone| {
+                if let Some(seen) = alone {
+                    seen.push(bucket.to_owned());
+                }
+            });
+        }
+        Ok(exists)
     }
 
     /// Flushes everything regardless of durability mode (shutdown).
@@ -258,8 +281,9 @@ impl Store {
 }
 
 thread_local! {
-    /// Whether this thread holds `bucket_lock` exclusively for a round's commits.
-    static COMMITTING_ALONE: Cell<bool> = const { Cell::new(false) };
+    /// Set while this thread holds `bucket_lock` exclusively for a round's commits: the
+    /// buckets those commits found (see [`Store::bucket_exists_for_commit`]).
+    static COMMITTING_ALONE: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
 }
 
 pub(crate) struct CommittingAlone<'a> {
@@ -268,7 +292,7 @@ pub(crate) struct CommittingAlone<'a> {
 
 impl Drop for CommittingAlone<'_> {
     fn drop(&mut self) {
-        COMMITTING_ALONE.set(false);
+        COMMITTING_ALONE.set(None);
     }
 }
 

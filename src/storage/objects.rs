@@ -259,7 +259,7 @@ impl Store {
         condition: &CommitCondition,
     ) -> StorageResult<Option<ObjectCommit>> {
         let _shared = self.commit_lock();
-        if self.inner.buckets.get(bucket.as_bytes())?.is_none() {
+        if !self.bucket_exists_for_commit(bucket)? {
             return Ok(Some(ObjectCommit::NoSuchBucket));
         }
         loop {
