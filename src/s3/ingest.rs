@@ -4,7 +4,6 @@
 //! hashing and writing all overlap. Bodies no larger than the inline limit never touch a blob.
 //! [`receive_upload`] wraps it with the checks every upload (PutObject, UploadPart) makes.
 
-use crate::md5::Md5;
 use bytes::{Bytes, BytesMut};
 
 use super::checksum::{self, to_base64, ChecksumAlgorithm, Checksummer};
@@ -12,6 +11,7 @@ use super::object::content_md5;
 use super::S3Request;
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::body::RequestBody;
+use crate::md5::Md5;
 use crate::storage::{
     start_blocking, BlobWriter, BodyRef, NewBody, Store, StoredChecksum, CHUNK_SIZE, INLINE_MAX,
 };

@@ -2,7 +2,6 @@
 //! that fired it and writing its results — through the same commit path as PutObject (digests,
 //! conditional writes, events), without HTTP.
 
-use crate::md5::Md5;
 use bytes::Bytes;
 
 use super::checksum::{to_base64, Checksummer, DEFAULT_ALGORITHM};
@@ -11,6 +10,7 @@ use super::headers::DEFAULT_CONTENT_TYPE;
 use super::notification::{events_from, Origin};
 use super::object::{commit, read_object};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
+use crate::md5::Md5;
 use crate::storage::{
     blocking, BlobWriter, BodyRef, CommitCondition, NewBody, ObjectRecord, StoredChecksum,
     CHUNK_SIZE, INLINE_MAX,

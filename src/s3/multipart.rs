@@ -1,7 +1,6 @@
 //! Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy,
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 
-use crate::md5::Md5;
 use http::StatusCode;
 
 use super::checksum::{
@@ -15,6 +14,7 @@ use super::object::{parse_copy_source, read_object};
 use super::{existing_bucket, owner, page_size, S3Request, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::response::{empty, set_header, xml, S3Response};
+use crate::md5::Md5;
 use crate::storage::{
     blocking, BlobRef, BodyRef, CompletedUpload, NewBody, ObjectRecord, PartRecord, StoredChecksum,
     UploadListEntry, UploadListQuery, UploadOutcome, UploadRecord,

@@ -1,6 +1,5 @@
 //! Object operations: PutObject, GetObject/HeadObject, DeleteObject, DeleteObjects, CopyObject.
 
-use crate::md5::Md5;
 use base64::Engine;
 use http::StatusCode;
 use tokio::sync::mpsc;
@@ -13,6 +12,7 @@ use super::notification::{after_commit, after_durable_commit, events_for, sequen
 use super::{existing_bucket, S3Request, MAX_KEY_BYTES, MAX_XML_BODY};
 use crate::error::{S3Error, S3ErrorCode, S3Result};
 use crate::http::response::{empty, set_header, xml, ResponseBody, S3Response};
+use crate::md5::Md5;
 use crate::storage::{
     blocking, BodyRef, BucketRecord, CommitCondition, NewBody, ObjectCommit, ObjectRecord,
     OutboxEntry, StoredChecksum,
