@@ -384,22 +384,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_round_committing_alone_looks_a_bucket_up_once_and_forgets_it_after() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), options()).unwrap();
-        let bucket = BucketRecord {
+    fn bucket() -> BucketRecord {
+        BucketRecord {
             created_ms: 0,
             region: "us-east-1".into(),
             notification: None,
-        };
-        store.create_bucket("b", &bucket).unwrap();
+        }
+    }
+
+    /// A store in `dir` with bucket "b".
+    fn store_with_bucket(dir: &Path) -> Store {
+        let store = Store::open(dir, options()).unwrap();
+        store.create_bucket("b", &bucket()).unwrap();
+        store
+    }
+
+    #[test]
+    fn a_round_committing_alone_looks_a_bucket_up_once_and_forgets_it_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_bucket(dir.path());
         {
             let _alone = store.commit_alone();
             assert!(store.bucket_exists_for_commit("b").unwrap());
             assert!(!store.bucket_exists_for_commit("late").unwrap());
             // Creating a bucket takes no lock: one not found before may exist now.
-            store.create_bucket("late", &bucket).unwrap();
+            store.create_bucket("late", &bucket()).unwrap();
             assert!(store.bucket_exists_for_commit("late").unwrap());
             // Known for the rest of the round without a lookup.
             store.inner.buckets.remove("b").unwrap();
@@ -414,13 +423,7 @@ mod tests {
     #[tokio::test]
     async fn answered_commits_sled_did_not_flush_are_made_again_at_start_up() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), options()).unwrap();
-        let bucket = BucketRecord {
-            created_ms: 0,
-            region: "us-east-1".into(),
-            notification: None,
-        };
-        store.create_bucket("b", &bucket).unwrap();
+        let store = store_with_bucket(dir.path());
         store.make_durable().await.unwrap();
         put(&store, "a", 1, vec![]).await;
         put(&store, "gone", 2, vec![]).await;
