@@ -1,7 +1,7 @@
 //! The one byte loop of uploads: reads the request body, cuts it into 64 KiB chunks, hashes
-//! each chunk once (MD5 for the ETag plus one checksum) and appends it to a blob, with the
-//! hashing and the writing on two blocking threads per upload, so reading the socket,
-//! hashing and writing all overlap. Bodies no larger than the inline limit never touch a blob.
+//! each chunk once (MD5 for the ETag plus one checksum) and appends it to a blob, with MD5
+//! on one blocking thread per upload and the checksum and the writing on another, so reading
+//! the socket, hashing and writing all overlap. Bodies no larger than the inline limit never touch a blob.
 //! [`receive_upload`] wraps it with the checks every upload (PutObject, UploadPart) makes.
 
 use bytes::{Bytes, BytesMut};
@@ -183,39 +183,48 @@ async fn forward_chunks(
     Ok(())
 }
 
-/// Two blocking threads for the whole upload, so hashing and writing overlap: one hashes
-/// each chunk once and passes it on, the other appends it to a new blob. (Copying into the
-/// page cache can cost as much as MD5 itself on a VM whose fresh memory faults in from the
-/// host: 64 MiB PUTs ran at half speed with both on one thread.) If the upload fails, the
-/// writer is dropped there and its blob goes to gc.
+/// Two blocking threads for the whole upload, so hashing and writing overlap: one computes
+/// the MD5 (the ETag) of each chunk and passes it on, the other adds it to the checksum and
+/// appends it to a new blob. MD5 cannot be split and sets the pace of one upload, so its
+/// thread does nothing else: the checksum rides with the write, which has time to spare (a
+/// SHA-256 checksum costs half as much as MD5 again). (Copying into the page cache can cost
+/// as much as MD5 itself on a VM whose fresh memory faults in from the host: 64 MiB PUTs ran
+/// at half speed with both on one thread.) If the upload fails, the writer is dropped there
+/// and its blob goes to gc.
 fn spawn_blob_worker(
     store: Store,
-    mut digests: Digests,
+    digests: Digests,
 ) -> (
     tokio::sync::mpsc::Sender<Bytes>,
     impl std::future::Future<Output = S3Result<(BlobWriter, Digests)>>,
 ) {
+    let Digests {
+        mut md5,
+        mut checksum,
+    } = digests;
     let (chunks, mut incoming) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
     let (hashed, mut to_write) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
     let written = start_blocking(move || {
         let mut writer = BlobWriter::begin(&store)?;
         while let Some(chunk) = to_write.blocking_recv() {
+            checksum.update(&chunk);
             writer.append(&chunk)?;
         }
-        S3Result::Ok(writer)
+        S3Result::Ok((writer, checksum))
     });
     let hashing = start_blocking(move || {
         while let Some(chunk) = incoming.blocking_recv() {
-            digests.update(&chunk);
+            md5.update(&chunk);
             if hashed.blocking_send(chunk).is_err() {
                 break; // the writer failed; its error is the one to report
             }
         }
-        digests
+        md5
     });
     let finished = async move {
-        let digests = hashing.await;
-        Ok((written.await?, digests))
+        let md5 = hashing.await;
+        let (writer, checksum) = written.await?;
+        Ok((writer, Digests { md5, checksum }))
     };
     (chunks, finished)
 }
