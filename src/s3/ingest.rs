@@ -1,8 +1,9 @@
 //! The one byte loop of uploads: reads the request body, cuts it into 64 KiB chunks, hashes
 //! each chunk once (MD5 for the ETag plus one checksum) and appends it to a blob, with MD5
 //! on one blocking thread per upload and the checksum and the writing on another, so reading
-//! the socket, hashing and writing all overlap. Bodies no larger than the inline limit never touch a blob.
-//! [`receive_upload`] wraps it with the checks every upload (PutObject, UploadPart) makes.
+//! the socket, hashing and writing all overlap. Bodies no larger than the inline limit never
+//! touch a blob. [`receive_upload`] wraps it with the checks every upload (PutObject,
+//! UploadPart) makes.
 
 use bytes::{Bytes, BytesMut};
 
@@ -187,9 +188,9 @@ async fn forward_chunks(
 /// the MD5 (the ETag) of each chunk and passes it on, the other adds it to the checksum and
 /// appends it to a new blob. MD5 cannot be split and sets the pace of one upload, so its
 /// thread does nothing else: the checksum rides with the write, which has time to spare (a
-/// SHA-256 checksum costs half as much as MD5 again). (Copying into the page cache can cost
+/// SHA-256 checksum costs about half of what MD5 does). Copying into the page cache can cost
 /// as much as MD5 itself on a VM whose fresh memory faults in from the host: 64 MiB PUTs ran
-/// at half speed with both on one thread.) If the upload fails, the writer is dropped there
+/// at half speed with both on one thread. If the upload fails, the writer is dropped there
 /// and its blob goes to gc.
 fn spawn_blob_worker(
     store: Store,
