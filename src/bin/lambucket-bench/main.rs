@@ -401,33 +401,6 @@ fn md5_rate_mib_s() -> f64 {
     64.0 / fastest.as_secs_f64()
 }
 
-/// How fast this machine hands out memory nobody has touched lately: the first write to each
-/// page of a fresh 256 MiB mapping. A VM that gives free memory back to its host charges
-/// that first touch to whoever makes it (~10 µs a page on our test VM against ~1.5 µs), and a
-/// big upload's page cache grows into such memory, so this tells under which conditions the
-/// 64 MiB figures that follow were taken.
-fn fresh_memory_mib_s() -> f64 {
-    const PAGE: usize = 4096;
-    let len = 256 * MIB;
-    // Zeroed allocations this big are fresh mappings: no page is touched until written.
-    let mut fresh = vec![0u8; len];
-    let started = Instant::now();
-    for at in (0..len).step_by(PAGE) {
-        fresh[at] = 1;
-    }
-    let elapsed = started.elapsed();
-    std::hint::black_box(&fresh);
-    (len / MIB) as f64 / elapsed.as_secs_f64()
-}
-
-/// One JSON line for a rate of this machine rather than of a server.
-fn print_machine_rate(label: &str, workload: &str, mib_per_s: f64) {
-    println!(
-        "{}",
-        serde_json::json!({ "server": label, "workload": workload, "mib_per_s": mib_per_s })
-    );
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -439,7 +412,10 @@ async fn main() {
     };
     let has = |w: &str| chosen.iter().any(|c| c == w);
     if has("md5") {
-        print_machine_rate(&args.label, "md5_single_core", md5_rate_mib_s());
+        println!(
+            "{}",
+            serde_json::json!({ "server": args.label, "workload": "md5_single_core", "mib_per_s": md5_rate_mib_s() })
+        );
         if chosen.len() == 1 {
             return; // no server needed
         }
@@ -503,7 +479,6 @@ async fn main() {
             .await;
     }
     if has("64m") {
-        print_machine_rate(&args.label, "fresh_memory_touch", fresh_memory_mib_s());
         for conc in [2usize, 1] {
             let n = bench.n(8, 2);
             let prefix = format!("64m-c{conc}/");
