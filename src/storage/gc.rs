@@ -170,7 +170,7 @@ mod tests {
             store.flush().unwrap();
             blob_id
         };
-        let store = Store::open(dir.path(), options()).unwrap();
+        let store = crate::storage::reopen(dir.path(), options());
         assert_eq!(
             store.housekeeping_counts(),
             (0, 1),

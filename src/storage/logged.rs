@@ -182,7 +182,7 @@ mod tests {
             gc_delay: Duration::ZERO,
             ..StoreOptions::default()
         };
-        let store = Store::open(dir, options).unwrap();
+        let store = crate::storage::reopen(dir, options);
         let bucket = BucketRecord {
             created_ms: 0,
             region: "us-east-1".into(),

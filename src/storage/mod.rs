@@ -321,6 +321,22 @@ where
     }
 }
 
+/// Opens the store under `dir` in a test, waiting for one just dropped there to let go of
+/// its file lock (a sled IO thread can hold it a moment longer).
+#[cfg(test)]
+pub(crate) fn reopen(dir: &Path, options: StoreOptions) -> Store {
+    for _ in 0..100 {
+        match Store::open(dir, options.clone()) {
+            Ok(store) => return store,
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("open {}: {e}", dir.display()),
+        }
+    }
+    panic!("the previous store never let go of {}", dir.display());
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -325,7 +325,7 @@ mod tests {
 
     use super::*;
     use crate::storage::keys::object_key;
-    use crate::storage::{BucketRecord, StoreOptions};
+    use crate::storage::{reopen, BucketRecord, StoreOptions};
 
     fn options() -> StoreOptions {
         StoreOptions {
@@ -449,7 +449,7 @@ mod tests {
                 "sled alone lost the last commits"
             );
         }
-        let reopened = Store::open(crashed.path(), options()).unwrap();
+        let reopened = reopen(crashed.path(), options());
         assert_eq!(body_of(&reopened, "a"), Some(6));
         assert_eq!(body_of(&reopened, "late"), Some(5));
         assert_eq!(body_of(&reopened, "with-event"), Some(3));
@@ -463,7 +463,7 @@ mod tests {
         drop(reopened);
 
         // Once replayed and flushed, a second start-up finds nothing more to do.
-        let again = Store::open(crashed.path(), options()).unwrap();
+        let again = reopen(crashed.path(), options());
         assert_eq!(body_of(&again, "a"), Some(6));
         assert_eq!(again.body_log_usage().1, 3 * 2000);
     }
