@@ -262,8 +262,13 @@ impl Store {
         if !self.bucket_exists_for_commit(bucket)? {
             return Ok(Some(ObjectCommit::NoSuchBucket));
         }
+        // A PUT that may replace nothing bets the key is new: the swap from nothing is then
+        // its only tree walk (a lookup first made two), and a lost bet hands back what is there.
+        let mut current = match (new, condition) {
+            (Some(_), CommitCondition::None | CommitCondition::Absent) => None,
+            _ => self.inner.objects.get(okey)?,
+        };
         loop {
-            let current = self.inner.objects.get(okey)?;
             if !condition.holds(current.as_deref()) {
                 return Ok(Some(ObjectCommit::PreconditionFailed));
             }
@@ -278,12 +283,18 @@ impl Store {
                 return Ok(Some(ObjectCommit::Done(None)));
             }
             let value = new.map(|(value, _)| value);
-            let swapped = self.inner.objects.compare_and_swap(okey, current, value)?;
-            if swapped.is_ok() {
-                self.bodies_replaced(new.map(|(_, body)| body), old.as_ref().map(|o| &o.body));
-                return Ok(Some(ObjectCommit::Done(old.map(Box::new))));
+            match self
+                .inner
+                .objects
+                .compare_and_swap(okey, current.as_deref(), value)?
+            {
+                Ok(()) => {
+                    self.bodies_replaced(new.map(|(_, body)| body), old.as_ref().map(|o| &o.body));
+                    return Ok(Some(ObjectCommit::Done(old.map(Box::new))));
+                }
+                // The bet lost, or another writer got there first: judge what is there now.
+                Err(lost) => current = lost.current,
             }
-            // Another writer got there first: look again.
         }
     }
 
