@@ -35,8 +35,29 @@ pub fn uri_candidates(raw_path: &str) -> Vec<String> {
 
 /// Header value as signed: trimmed, inner runs of spaces folded to one.
 pub fn fold_header_value(v: &[u8]) -> String {
-    let s = String::from_utf8_lossy(v);
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::new();
+    push_folded(&mut out, v);
+    out
+}
+
+/// Appends the header value `v` as signed (see [`fold_header_value`]) to `out`.
+pub fn push_folded(out: &mut String, v: &[u8]) {
+    for (i, word) in String::from_utf8_lossy(v).split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+}
+
+/// Appends the values of header `name` as signed, comma-separated, to `out`.
+pub fn push_header_values(out: &mut String, headers: &http::HeaderMap, name: &str) {
+    for (i, value) in headers.get_all(name).iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_folded(out, value.as_bytes());
+    }
 }
 
 #[cfg(test)]
@@ -60,5 +81,17 @@ mod tests {
     #[test]
     fn header_values_fold() {
         assert_eq!(fold_header_value(b"  a   b  c "), "a b c");
+    }
+
+    #[test]
+    fn a_repeated_header_signs_as_its_folded_values_joined_by_commas() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-amz-meta-a", " one  two ".parse().unwrap());
+        headers.append("x-amz-meta-a", "three".parse().unwrap());
+        let mut out = String::from("x-amz-meta-a:");
+        push_header_values(&mut out, &headers, "x-amz-meta-a");
+        assert_eq!(out, "x-amz-meta-a:one two,three");
+        push_header_values(&mut out, &headers, "absent");
+        assert_eq!(out, "x-amz-meta-a:one two,three", "no value adds nothing");
     }
 }

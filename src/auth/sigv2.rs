@@ -170,13 +170,9 @@ fn string_to_sign(parts: &SignedParts<'_>, date_line: &str, resource: &str) -> S
     for name in parts.headers.keys() {
         let name = name.as_str();
         if name.starts_with("x-amz-") && !amz.iter().any(|(n, _)| n == name) {
-            let values: Vec<String> = parts
-                .headers
-                .get_all(name)
-                .iter()
-                .map(|v| super::canonical::fold_header_value(v.as_bytes()))
-                .collect();
-            amz.push((name.to_owned(), values.join(",")));
+            let mut values = String::new();
+            super::canonical::push_header_values(&mut values, parts.headers, name);
+            amz.push((name.to_owned(), values));
         }
     }
     amz.sort();

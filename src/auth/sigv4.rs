@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use aws_sigv4::sign::v4::{calculate_signature, generate_signing_key};
 use sha2::{Digest, Sha256};
 
-use super::canonical::{fold_header_value, query_param, uri_candidates, uri_encode};
+use super::canonical::{push_header_values, query_param, uri_candidates, uri_encode};
 use super::{
     check_skew, same_signature, signature_mismatch, unknown_key, Authenticated, PayloadCheck,
     Principal, SignedParts, MAX_PRESIGNED_EXPIRY,
@@ -351,17 +351,11 @@ fn canonical_query(pairs: &[(String, String)]) -> String {
 }
 
 fn canonical_headers(parts: &SignedParts<'_>, signed_headers: &str) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(256);
     for name in signed_headers.split(';') {
-        let values: Vec<String> = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| fold_header_value(v.as_bytes()))
-            .collect();
         out.push_str(name);
         out.push(':');
-        out.push_str(&values.join(","));
+        push_header_values(&mut out, parts.headers, name);
         out.push('\n');
     }
     out
