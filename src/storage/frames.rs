@@ -120,16 +120,17 @@ impl FrameBuilder {
 
     pub(crate) fn build(&self) -> StorageResult<Frame> {
         let entries = encode(&self.entries)?;
-        let mut payload =
-            Vec::with_capacity(ENTRIES_LEN as usize + entries.len() + self.bodies.len());
-        payload.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-        payload.extend_from_slice(&entries);
-        payload.extend_from_slice(&self.bodies);
-        let mut bytes = Vec::with_capacity(HEADER as usize + payload.len());
+        let payload_len = ENTRIES_LEN as usize + entries.len() + self.bodies.len();
+        // Written in place, the payload's CRC patched in after: one copy of the bodies.
+        let mut bytes = Vec::with_capacity(HEADER as usize + payload_len);
         bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&crc32(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
+        bytes.extend_from_slice(&(payload_len as u32).to_le_bytes());
+        bytes.extend_from_slice(&[0; 4]);
+        bytes.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&entries);
+        bytes.extend_from_slice(&self.bodies);
+        let crc = crc32(&bytes[HEADER as usize..]);
+        bytes[8..HEADER as usize].copy_from_slice(&crc.to_le_bytes());
         Ok(Frame {
             bytes,
             bodies_at: HEADER + ENTRIES_LEN + entries.len() as u64,
