@@ -262,8 +262,9 @@ impl Store {
         if !self.bucket_exists_for_commit(bucket)? {
             return Ok(Some(ObjectCommit::NoSuchBucket));
         }
-        // A PUT that may replace nothing bets the key is new: the swap from nothing is then
-        // its only tree walk (a lookup first made two), and a lost bet hands back what is there.
+        // A PUT whose condition holds on a missing key bets the key is new: the swap from
+        // nothing is then its only tree walk (a lookup first made two), and a lost bet hands
+        // back what is there.
         let mut current = match (new, condition) {
             (Some(_), CommitCondition::None | CommitCondition::Absent) => None,
             _ => self.inner.objects.get(okey)?,
