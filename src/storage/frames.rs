@@ -31,6 +31,8 @@ pub(crate) const WATERMARK: &[u8] = b"log_applied";
 
 const MAGIC: &[u8; 4] = b"LBF1";
 const HEADER: u64 = 12;
+/// Where the payload's CRC sits in the header (after the magic and the payload length).
+const CRC_AT: usize = 8;
 /// Bytes of the payload before the entries (their length).
 const ENTRIES_LEN: u64 = 4;
 
@@ -130,7 +132,7 @@ impl FrameBuilder {
         bytes.extend_from_slice(&entries);
         bytes.extend_from_slice(&self.bodies);
         let crc = crc32(&bytes[HEADER as usize..]);
-        bytes[8..HEADER as usize].copy_from_slice(&crc.to_le_bytes());
+        bytes[CRC_AT..HEADER as usize].copy_from_slice(&crc.to_le_bytes());
         Ok(Frame {
             bytes,
             bodies_at: HEADER + ENTRIES_LEN + entries.len() as u64,
@@ -192,7 +194,7 @@ fn frame_at(file: &File, segment: u64, at: u64) -> Option<(Vec<LoggedCommit>, u6
         return None;
     }
     let len = u32::from_le_bytes(header[4..8].try_into().ok()?) as u64;
-    let crc = u32::from_le_bytes(header[8..12].try_into().ok()?);
+    let crc = u32::from_le_bytes(header[CRC_AT..].try_into().ok()?);
     if !(ENTRIES_LEN..=SEGMENT_MAX).contains(&len) {
         return None;
     }
